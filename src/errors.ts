@@ -33,8 +33,14 @@ export class ConfigError extends GuestctxError {}
 /** A file, device or command operation through the Host failed. */
 export class HostError extends GuestctxError {}
 
-/** A module ran and failed. */
-export class ModuleError extends GuestctxError {}
+/** A module ran and failed; `details` go to status.json (e.g. each script's exit status). */
+export class ModuleError extends GuestctxError {
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+  constructor(source: string, message: string, options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> }) {
+    super(source, message, options);
+    this.details = options?.details;
+  }
+}
 
 /** Misuse of the command line. Exit code 2. */
 export class UsageError extends GuestctxError {}

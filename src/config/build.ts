@@ -1,0 +1,22 @@
+// Assemble GuestConfig from what the datasource read. Order of precedence,
+// lowest first: datasource metadata, OpenNebula CONTEXT variables.
+import type { InstanceData } from '../types';
+import { applyContext } from './from-context';
+import { emptyGuestConfig, type GuestConfig } from './guest-config';
+
+export interface BuildOptions {
+  /** User that receives datasource public keys when nothing else says so. */
+  readonly defaultUser: string;
+}
+
+export function buildGuestConfig(instance: InstanceData, opts: BuildOptions): GuestConfig {
+  let cfg = emptyGuestConfig(instance.instanceId);
+  if (instance.hostname !== undefined) {
+    cfg = { ...cfg, hostname: { hostname: instance.hostname, preferFqdn: false, preserve: false, manageEtcHosts: true, origin: `${instance.datasource} metadata` } };
+  }
+  if (instance.publicKeys.length > 0) {
+    cfg = { ...cfg, authorizedKeys: [{ user: opts.defaultUser, keys: instance.publicKeys, origin: `${instance.datasource} public keys` }] };
+  }
+  if (instance.context) cfg = applyContext(cfg, instance.context);
+  return cfg;
+}

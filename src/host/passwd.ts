@@ -1,0 +1,28 @@
+// Parse the guest's own /etc/passwd and /etc/group: owners are looked up in the
+// target system, never in the machine guestctx runs on (they differ with --root).
+import type { GuestUser } from './host';
+
+export function parsePasswd(text: string): GuestUser[] {
+  const users: GuestUser[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const f = line.split(':');
+    if (f.length < 7) continue;
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
+    users.push({ name: f[0] as string, uid, gid, home: f[5] as string, shell: f[6] as string });
+  }
+  return users;
+}
+
+export function parseGroupIds(text: string): Map<string, number> {
+  const groups = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 3 || line.startsWith('#')) continue;
+    const gid = Number(f[2]);
+    if (Number.isInteger(gid)) groups.set(f[0] as string, gid);
+  }
+  return groups;
+}

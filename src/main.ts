@@ -1,0 +1,4 @@
+// Entry point of the bundle and of the single executable.
+import { main } from './cli';
+
+void main();

@@ -1,0 +1,44 @@
+// `guestctx status`: a readable summary of status.json, and --wait, which
+// blocks until the final stage of this boot has finished and always returns:
+// also when guestctx is disabled, no datasource was found, a stage failed, or
+// the time limit passes.
+import type { Host } from '../host/host';
+import type { State, StatusFile } from '../state/state';
+import { STAGES } from '../types';
+
+export function formatStatus(status: StatusFile): string {
+  const lines: string[] = [];
+  for (const stage of STAGES) {
+    const s = status.stages[stage];
+    if (!s) {
+      lines.push(`${stage}: not run`);
+      continue;
+    }
+    const ds = s.datasource ? ` datasource ${s.datasource.name} (${s.datasource.source}), instance ${s.instanceId ?? '?'}` : '';
+    lines.push(`${stage}: ${s.result} at ${s.startedAt} in ${s.durationMs ?? '?'} ms${ds}`);
+    for (const e of s.errors) lines.push(`  error: ${e}`);
+    for (const [name, m] of Object.entries(s.modules)) {
+      const extra = m.result === 'failed' ? `: ${m.error ?? ''}` : m.reason ? ` (${m.reason})` : '';
+      lines.push(`  ${name.padEnd(22)} ${m.result.padEnd(8)} ${String(m.durationMs).padStart(6)} ms${extra}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function finishedThisBoot(status: StatusFile, bootId: string): boolean {
+  const final = status.stages.final;
+  if (final && final.bootId === bootId && final.finishedAt !== undefined) return true;
+  // Disabled guests never run the final stage: any stage recording it ends the wait.
+  return Object.values(status.stages).some((s) => s?.bootId === bootId && s.result === 'disabled');
+}
+
+export async function waitForFinal(host: Host, state: State, timeoutMs: number): Promise<StatusFile> {
+  const bootId = ((await host.localReadText('/proc/sys/kernel/random/boot_id')) ?? 'unknown').trim();
+  const deadline = host.monotonicMs() + timeoutMs;
+  for (;;) {
+    const status = await state.readStatus().catch((): StatusFile => ({ version: 1, stages: {} }));
+    if (finishedThisBoot(status, bootId) || host.monotonicMs() >= deadline) return status;
+    if ((await host.exists('/etc/guestctx/disabled')) || /\bguestctx=(off|disabled)\b/.test((await host.readTextIfExists('/proc/cmdline')) ?? '')) return status;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

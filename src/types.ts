@@ -1,0 +1,117 @@
+// Core shapes shared by the pipeline, the datasources and the modules.
+// Everything a module sees is a closed type: datasources produce InstanceData,
+// src/config turns it (and user-data) into GuestConfig, modules parse their slice.
+import type { Host } from './host/host';
+import type { Logger } from './log/logger';
+import type { LabelIndex } from './detect/labels';
+import type { GuestctxError } from './errors';
+import type { Volume } from './media/volume';
+
+export type Stage = 'local' | 'network' | 'final';
+export type Frequency = 'always' | 'per-instance' | 'once';
+
+export const STAGES: readonly Stage[] = ['local', 'network', 'final'];
+
+export function stageIndex(stage: Stage): number {
+  return STAGES.indexOf(stage);
+}
+
+/** A script handed to the guest by the context or user-data. */
+export interface ScriptSpec {
+  /** Short name used for the file under the scripts directory and in status.json. */
+  readonly name: string;
+  readonly content: Buffer;
+  /** Where it came from, for messages: "context.sh START_SCRIPT_BASE64". */
+  readonly origin: string;
+}
+
+/** What a datasource read: one closed type, whatever the cloud. */
+export interface InstanceData {
+  /** Datasource name (also the value of ds=NAME). */
+  readonly datasource: string;
+  /** Device, image, folder or URL it was read from. */
+  readonly source: string;
+  readonly instanceId: string;
+  /** How the instance id was obtained (documented rule, shown by `query`). */
+  readonly instanceIdRule: string;
+  readonly hostname?: string;
+  /** Public SSH keys offered by the datasource, for the default user. */
+  readonly publicKeys: readonly string[];
+  readonly userData?: Buffer;
+  readonly vendorData?: Buffer;
+  /** OpenNebula-style context variables, when the datasource carries them. */
+  readonly context?: ReadonlyMap<string, string>;
+  /** The medium the data came from, so modules can copy files from it (FILES, INIT_SCRIPTS). */
+  readonly medium?: Volume;
+  /** Raw key/values for `guestctx query`, secrets included (redacted on output). */
+  readonly raw: Readonly<Record<string, unknown>>;
+  /** Keys of `raw` (and context variables) whose values are secret. */
+  readonly secretKeys: readonly string[];
+  /** Problems found while reading that did not stop the read (e.g. a bad line in context.sh). */
+  readonly problems: readonly GuestctxError[];
+}
+
+/** Why a datasource is or is not a candidate, for `guestctx detect`. */
+export interface Detection {
+  readonly found: boolean;
+  readonly evidence: string;
+  /** Device or folder to read from when found. */
+  readonly location?: string;
+}
+
+export interface DatasourceContext {
+  readonly host: Host;
+  readonly log: Logger;
+  /** Set when the user pointed at a seed (--seed): a folder or an image file on the local machine, already opened. */
+  readonly seed?: { readonly path: string; readonly volume: Volume };
+  /** Filesystem labels of the guest's block devices (listed once, on first use). */
+  labels(): Promise<LabelIndex>;
+  /** The kernel command line ('' when absent, e.g. an offline --root). */
+  readonly cmdline: string;
+  /** Register a cleanup (close a medium) run when the pipeline finishes. */
+  onCleanup(fn: () => Promise<void>): void;
+  /** Base URL override for metadata services (--metadata-url). */
+  readonly metadataUrl?: string;
+  /** Hard budget for any network wait, in milliseconds. */
+  readonly networkBudgetMs: number;
+}
+
+export interface Datasource {
+  readonly name: string;
+  readonly stage: Stage;
+  /** Cheap check from local evidence; never throws, never mounts. */
+  detect(ctx: DatasourceContext): Promise<Detection>;
+  /** Read the instance data; throws DatasourceError with a cause. */
+  read(ctx: DatasourceContext, where: Detection): Promise<InstanceData>;
+}
+
+export interface ModuleContext {
+  readonly host: Host;
+  readonly log: Logger;
+  readonly instance: InstanceData;
+  readonly stage: Stage;
+  /** Directory of guestctx state inside the guest (guest path). */
+  readonly stateDir: string;
+}
+
+export interface Module<C> {
+  readonly name: string;
+  readonly stage: Stage;
+  readonly frequency: Frequency;
+  /** One line for `guestctx modules`. */
+  readonly description: string;
+  /** Pick and validate this module's configuration; undefined = nothing to do. Throws ConfigError. */
+  parse(config: import('./config/guest-config').GuestConfig): C | undefined;
+  run(ctx: ModuleContext, config: C): Promise<ModuleOutcome | void>;
+}
+
+/** What a module may report beyond success: a skip with its reason, or details for status.json. */
+export interface ModuleOutcome {
+  readonly skipped?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+// Registries hold modules of different configuration types; the pipeline only
+// passes each module the value its own parse() returned.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModule = Module<any>;
