@@ -25,6 +25,36 @@ export interface ScriptSpec {
   readonly origin: string;
 }
 
+/** The guest's network as the datasource described it, still in its own format (src/network converts it). */
+export type NetworkSource =
+  /** OpenStack network_data.json (config drive or metadata service), parsed JSON. */
+  | { readonly kind: 'openstack'; readonly data: unknown; readonly origin: string }
+  /** cloud-init network configuration version 1 or 2 (NoCloud network-config, vendor data), parsed YAML. */
+  | { readonly kind: 'cloudinit'; readonly data: unknown; readonly origin: string }
+  /** EC2 interfaces from network/interfaces/macs/*. */
+  | { readonly kind: 'ec2'; readonly data: Ec2Network; readonly origin: string }
+  /** Debian /etc/network/interfaces text (old config drive v1, NoCloud meta-data network-interfaces). */
+  | { readonly kind: 'eni'; readonly text: string; readonly origin: string };
+
+export interface Ec2Network {
+  readonly primaryMac: string;
+  readonly macs: readonly {
+    readonly mac: string;
+    readonly deviceNumber: number;
+    readonly localIpv4s: readonly string[];
+    readonly subnetIpv4Cidr?: string;
+    readonly ipv6s?: readonly string[];
+    readonly subnetIpv6Cidrs?: readonly string[];
+  }[];
+}
+
+/** A file the datasource hands to the guest (config drive "files", OpenNebula FILES). */
+export interface InjectedFile {
+  readonly path: string;
+  readonly content: Buffer;
+  readonly origin: string;
+}
+
 /** What a datasource read: one closed type, whatever the cloud. */
 export interface InstanceData {
   /** Datasource name (also the value of ds=NAME). */
@@ -39,6 +69,10 @@ export interface InstanceData {
   readonly publicKeys: readonly string[];
   readonly userData?: Buffer;
   readonly vendorData?: Buffer;
+  readonly network?: NetworkSource;
+  /** EC2-style block device mapping: name (ephemeral0, swap, root) -> device (sdb, /dev/xvdb). */
+  readonly blockDeviceMapping?: Readonly<Record<string, string>>;
+  readonly files?: readonly InjectedFile[];
   /** OpenNebula-style context variables, when the datasource carries them. */
   readonly context?: ReadonlyMap<string, string>;
   /** The medium the data came from, so modules can copy files from it (FILES, INIT_SCRIPTS). */
