@@ -47,10 +47,17 @@ function scriptsFromContext(vars: ReadonlyMap<string, string>): ScriptSpec[] {
   return [];
 }
 
+/** The context describes NICs (ETH<n>_*): one-context then owns the network configuration. */
+function contextHasNetwork(vars: ReadonlyMap<string, string>): boolean {
+  for (const k of vars.keys()) if (/^ETH\d+_/.test(k)) return true;
+  return false;
+}
+
 export function applyContext(base: GuestConfig, vars: ReadonlyMap<string, string>): GuestConfig {
   const hostname = hostnameFromContext(vars) ?? base.hostname;
   return {
     ...base,
+    ...(contextHasNetwork(vars) ? { network: { input: { kind: 'opennebula' as const, vars, origin: 'context.sh' }, policy: 'new-instance' as const } } : {}),
     ...(hostname ? { hostname } : {}),
     authorizedKeys: [...base.authorizedKeys, ...keysFromContext(vars)],
     userScripts: [...base.userScripts, ...scriptsFromContext(vars)],

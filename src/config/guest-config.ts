@@ -1,7 +1,23 @@
 // GuestConfig: the one closed configuration every module reads. It is built
 // from the datasource (InstanceData), OpenNebula CONTEXT variables and decoded
 // cloud-config, so a module never cares where a setting came from.
-import type { ScriptSpec } from '../types';
+import type { NetworkSource, ScriptSpec } from '../types';
+
+/** Where the network configuration comes from: a datasource format, the OpenNebula context, or nothing (fallback DHCP). */
+export type NetworkInput =
+  | NetworkSource
+  | { readonly kind: 'opennebula'; readonly vars: ReadonlyMap<string, string>; readonly origin: string }
+  | { readonly kind: 'fallback'; readonly origin: string };
+
+export type NetworkRendererName = 'netplan' | 'networkd' | 'ifupdown' | 'nm' | 'ifcfg';
+
+export interface NetworkSettings {
+  readonly input: NetworkInput;
+  /** Forced by --network-renderer or the configuration file. */
+  readonly renderer?: NetworkRendererName;
+  /** 'new-instance': rewrite on later boots only when the input changed; 'always': every boot. */
+  readonly policy: 'new-instance' | 'always';
+}
 
 export interface HostnameSettings {
   /** The short or full name as given; validated by the hostname module. */
@@ -31,8 +47,10 @@ export interface GuestConfig {
   readonly userScripts: readonly ScriptSpec[];
   /** Variables exported to scripts (the context, for one-context compatibility). */
   readonly scriptEnv: ReadonlyMap<string, string>;
+  /** undefined = leave the guest's network configuration alone. */
+  readonly network?: NetworkSettings;
 }
 
 export function emptyGuestConfig(instanceId: string): GuestConfig {
-  return { instanceId, authorizedKeys: [], userScripts: [], scriptEnv: new Map() };
+  return { instanceId, authorizedKeys: [], userScripts: [], scriptEnv: new Map(), network: { input: { kind: 'fallback', origin: 'no network configuration from the datasource' }, policy: 'new-instance' } };
 }
