@@ -1,7 +1,8 @@
 // The ordered module registry. Order within a stage is the order of this list.
 import type { AnyModule } from '../src/types';
 import { hostname } from './hostname';
+import { network } from './network';
 import { sshAuthorizedKeys } from './ssh-authorized-keys';
 import { userScripts } from './user-scripts';
 
-export const MODULES: readonly AnyModule[] = [hostname, sshAuthorizedKeys, userScripts];
+export const MODULES: readonly AnyModule[] = [network, hostname, sshAuthorizedKeys, userScripts];

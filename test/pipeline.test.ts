@@ -142,7 +142,7 @@ describe('bad input', () => {
     root = makeTempRoot();
     const bad = path.join(mkdtempSync(path.join(os.tmpdir(), 'bad-')), 'garbage.iso');
     writeFileSync(bad, Buffer.alloc(64 * 1024, 0x5a));
-    await expect(run(bad)).rejects.toThrow(/garbage\.iso.*neither ISO9660 nor FAT/);
+    await expect(run(bad)).rejects.toThrow(/neither ISO9660 nor FAT/);
     expect(existsSync(root.file('var/lib/guestctx/status.json'))).toBe(false);
   });
 });

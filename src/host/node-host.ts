@@ -182,6 +182,9 @@ export class NodeHost implements Host {
     const hostPath = await this.resolve(guestPath, opts.noSymlinkBelow);
     const { uid, gid } = await this.ownerIds(opts.owner, guestPath);
     const before = await this.stat(guestPath);
+    const parent = path.posix.dirname(normaliseGuestPath(guestPath));
+    // Missing parent directories are created (0755, root), as `install -D` would.
+    if (!(await this.exists(parent))) await this.mkdir(parent, { mode: 0o755, ...(opts.noSymlinkBelow !== undefined ? { noSymlinkBelow: opts.noSymlinkBelow } : {}) });
     let old: Buffer | undefined;
     if (before?.type === 'file') old = await this.readFile(guestPath);
     if (old !== undefined && before && old.equals(buf) && before.mode === opts.mode && before.uid === uid && before.gid === gid) return false;

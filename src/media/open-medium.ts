@@ -59,7 +59,8 @@ export async function openMedium(host: Host, where: MediumLocation, log: Logger)
     userSpaceError = err;
   }
   if (!host.live) {
-    throw new DatasourceError(where.path, 'cannot read the medium in user space and a kernel mount is only tried on a live system', { cause: userSpaceError });
+    const why = userSpaceError instanceof DatasourceError && userSpaceError.source === block.name ? userSpaceError.message : describeError(userSpaceError);
+    throw new DatasourceError(where.path, `${why} (a kernel mount is only tried on a live system)`, { cause: userSpaceError });
   }
   log.warn(`${where.path}: user-space read failed (${describeError(userSpaceError)}); trying a read-only kernel mount`);
   const point = await host.localTempDir('guestctx-medium-');

@@ -47,6 +47,12 @@ export function makeTempRoot(opts: { minimal?: boolean } = {}): TempRoot {
     root.write('etc/hostname', 'debian\n');
     mkdirSync(path.join(dir, 'root'), { mode: 0o700 });
     mkdirSync(path.join(dir, 'home/debian'), { recursive: true, mode: 0o755 });
+    // One virtio NIC (the MAC of the OpenNebula fixtures' ETH0) and ifupdown, like a Debian 12 cloud image.
+    root.write('sys/class/net/eth0/address', '02:00:0a:00:00:17\n');
+    root.write('sys/class/net/eth0/carrier', '1\n');
+    mkdirSync(path.join(dir, 'sys/class/net/eth0/device'), { recursive: true });
+    root.write('sbin/ifup', '#!/bin/sh\n', 0o755);
+    mkdirSync(path.join(dir, 'etc/network/interfaces.d'), { recursive: true });
   }
   return root;
 }
