@@ -11,7 +11,7 @@ export interface BuildOptions {
 }
 
 export function buildGuestConfig(instance: InstanceData, opts: BuildOptions): GuestConfig {
-  let cfg = emptyGuestConfig(instance.instanceId);
+  let cfg: GuestConfig = { ...emptyGuestConfig(instance.instanceId), instance, ...(instance.context ? { context: instance.context } : {}) };
   if (instance.hostname !== undefined) {
     cfg = { ...cfg, hostname: { hostname: instance.hostname, preferFqdn: false, preserve: false, manageEtcHosts: true, origin: `${instance.datasource} metadata` } };
   }

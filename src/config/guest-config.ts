@@ -1,7 +1,8 @@
 // GuestConfig: the one closed configuration every module reads. It is built
 // from the datasource (InstanceData), OpenNebula CONTEXT variables and decoded
 // cloud-config, so a module never cares where a setting came from.
-import type { NetworkSource, ScriptSpec } from '../types';
+import type { InstanceData, NetworkSource, ScriptSpec } from '../types';
+import type { CloudConfig } from './cloud-config';
 
 /** Where the network configuration comes from: a datasource format, the OpenNebula context, or nothing (fallback DHCP). */
 export type NetworkInput =
@@ -39,8 +40,29 @@ export interface KeySet {
   readonly origin: string;
 }
 
+/** The distribution's default user (cloud-init's `default` entry of `users`). */
+export interface DefaultUserSettings {
+  readonly name: string;
+  readonly gecos: string;
+  readonly groups: readonly string[];
+  readonly sudo: readonly string[];
+  readonly shell: string;
+  readonly lockPasswd: boolean;
+}
+
 export interface GuestConfig {
   readonly instanceId: string;
+  /** What the datasource read (block device mapping, injected files, public keys, the medium). */
+  readonly instance?: InstanceData;
+  /** Merged, typed cloud-config: vendor-data, then user-data (later wins). Empty when there is none. */
+  readonly cloud: CloudConfig;
+  /**
+   * OpenNebula CONTEXT variables when the datasource has them. Each module's
+   * parse() maps the variables it owns (USERNAME_*, TIMEZONE, GROW_FS, ...) to
+   * its own closed type, next to the cloud-config keys it owns.
+   */
+  readonly context?: ReadonlyMap<string, string>;
+  readonly defaultUser: DefaultUserSettings;
   readonly hostname?: HostnameSettings;
   readonly authorizedKeys: readonly KeySet[];
   /** Scripts run once per instance in the final stage (START_SCRIPT, user-data scripts). */
@@ -51,6 +73,23 @@ export interface GuestConfig {
   readonly network?: NetworkSettings;
 }
 
+export const DEBIAN_DEFAULT_USER: DefaultUserSettings = {
+  name: 'debian',
+  gecos: 'Debian',
+  groups: ['adm', 'audio', 'cdrom', 'dialout', 'dip', 'floppy', 'netdev', 'plugdev', 'sudo', 'video'],
+  sudo: ['ALL=(ALL) NOPASSWD:ALL'],
+  shell: '/bin/bash',
+  lockPasswd: true,
+};
+
 export function emptyGuestConfig(instanceId: string): GuestConfig {
-  return { instanceId, authorizedKeys: [], userScripts: [], scriptEnv: new Map(), network: { input: { kind: 'fallback', origin: 'no network configuration from the datasource' }, policy: 'new-instance' } };
+  return {
+    instanceId,
+    cloud: {},
+    defaultUser: DEBIAN_DEFAULT_USER,
+    authorizedKeys: [],
+    userScripts: [],
+    scriptEnv: new Map(),
+    network: { input: { kind: 'fallback', origin: 'no network configuration from the datasource' }, policy: 'new-instance' },
+  };
 }
