@@ -1,10 +1,25 @@
 // The ordered datasource registry: local media first (cheap, certain), then
 // network services (probed only with local evidence and a hard budget).
+// HEPiX and StratusLab CDs also carry context.sh, so they are tried before
+// plain OpenNebula, which would otherwise claim them.
 import type { Datasource } from '../src/types';
+import { configDrive } from './configdrive';
+import { hepix } from './hepix';
+import { noCloud } from './nocloud';
 import { openNebula } from './opennebula';
+import { stratusLab } from './stratuslab';
 
-export const DATASOURCES: readonly Datasource[] = [openNebula];
+export const DATASOURCES: readonly Datasource[] = [hepix, stratusLab, openNebula, configDrive, noCloud];
+
+/** Names accepted for ds= and --datasource that are spellings of a registered one. */
+const ALIASES: Readonly<Record<string, string>> = { 'nocloud-net': 'nocloud', 'config-drive': 'configdrive', 'config_drive': 'configdrive', 'openstack-configdrive': 'configdrive', one: 'opennebula' };
+
+export function canonicalDatasourceName(name: string): string {
+  const lower = name.toLowerCase();
+  return ALIASES[lower] ?? lower;
+}
 
 export function findDatasource(name: string): Datasource | undefined {
-  return DATASOURCES.find((d) => d.name === name.toLowerCase());
+  const canon = canonicalDatasourceName(name);
+  return DATASOURCES.find((d) => d.name === canon);
 }

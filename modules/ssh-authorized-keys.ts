@@ -33,7 +33,7 @@ export const sshAuthorizedKeys: Module<KeysPlan> = {
       set.keys.forEach((line, i) => {
         const parsed = parseKeyLine(line);
         if (typeof parsed === 'string') invalid.push(`${set.origin}, key ${i + 1} (${line.slice(0, 24)}...): ${parsed}`);
-        else entry.keys.push(parsed);
+        else entry.keys.push(set.options !== undefined ? { ...parsed, line: `${set.options} ${parsed.line.slice(parsed.line.indexOf(parsed.type))}` } : parsed);
       });
       byUser.set(set.user, entry);
     }

@@ -3,7 +3,7 @@
 // own: a failure is recorded and the others go on. Markers for per-instance and
 // once modules are written only after success, so a killed run is completed by
 // the next one without repeating what already succeeded.
-import { DATASOURCES } from '../datasources';
+import { DATASOURCES, canonicalDatasourceName } from '../datasources';
 import { MODULES } from '../modules';
 import { buildGuestConfig } from './config/build';
 import type { GuestConfig } from './config/guest-config';
@@ -105,7 +105,7 @@ export class Session {
     const all = this.opts.datasources ?? DATASOURCES;
     const forced = this.opts.datasource ?? parseCmdline(this.cmdline).ds;
     if (forced !== undefined) {
-      const ds = all.find((d) => d.name === forced.toLowerCase());
+      const ds = all.find((d) => d.name === canonicalDatasourceName(forced));
       if (!ds) throw new UsageError(forced, `unknown datasource; known: ${all.map((d) => d.name).join(', ')}`);
       return { list: [ds], forced: ds.name };
     }

@@ -6,6 +6,7 @@ import { DatasourceError, GuestctxError } from '../../src/errors';
 import { isContextSecret, parseContextShLenient } from '../../src/formats/context-sh';
 import { openMedium } from '../../src/media/open-medium';
 import type { Volume } from '../../src/media/volume';
+import { applyStratusLabCloudInit } from '../stratuslab';
 import type { Datasource, DatasourceContext, Detection, InstanceData } from '../../src/types';
 
 const LABELS = ['CONTEXT', 'context'];
@@ -104,6 +105,7 @@ export const openNebula: Datasource = {
     } catch (err) {
       throw new DatasourceError(`${location}:/context.sh`, 'cannot read context.sh', { cause: err });
     }
-    return contextInstanceData('opennebula', location, contextSh, volume);
+    // StratusLab images put cloud-init data in the context (CONTEXT_METHOD=cloud-init).
+    return applyStratusLabCloudInit(contextInstanceData('opennebula', location, contextSh, volume), `${location}:/context.sh`);
   },
 };

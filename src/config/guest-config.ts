@@ -38,6 +38,8 @@ export interface KeySet {
   readonly user: string;
   readonly keys: readonly string[];
   readonly origin: string;
+  /** authorized_keys options put in front of each key (disable_root's refusal command). */
+  readonly options?: string;
 }
 
 /** The distribution's default user (cloud-init's `default` entry of `users`). */
