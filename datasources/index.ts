@@ -4,15 +4,17 @@
 // plain OpenNebula, which would otherwise claim them.
 import type { Datasource } from '../src/types';
 import { configDrive } from './configdrive';
+import { ec2 } from './ec2';
 import { hepix } from './hepix';
 import { noCloud } from './nocloud';
 import { openNebula } from './opennebula';
+import { openstackMetadata } from './openstack-metadata';
 import { stratusLab } from './stratuslab';
 
-export const DATASOURCES: readonly Datasource[] = [hepix, stratusLab, openNebula, configDrive, noCloud];
+export const DATASOURCES: readonly Datasource[] = [hepix, stratusLab, openNebula, configDrive, noCloud, ec2, openstackMetadata];
 
 /** Names accepted for ds= and --datasource that are spellings of a registered one. */
-const ALIASES: Readonly<Record<string, string>> = { 'nocloud-net': 'nocloud', 'config-drive': 'configdrive', 'config_drive': 'configdrive', 'openstack-configdrive': 'configdrive', one: 'opennebula' };
+const ALIASES: Readonly<Record<string, string>> = { 'nocloud-net': 'nocloud', 'config-drive': 'configdrive', 'config_drive': 'configdrive', 'openstack-configdrive': 'configdrive', one: 'opennebula', openstack_metadata: 'openstack', aws: 'ec2' };
 
 export function canonicalDatasourceName(name: string): string {
   const lower = name.toLowerCase();

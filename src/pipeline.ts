@@ -12,6 +12,8 @@ import { ConfigError, DatasourceError, GuestctxError, ModuleError, UsageError, d
 import type { Change, Host } from './host/host';
 import type { Logger } from './log/logger';
 import { openMedium } from './media/open-medium';
+import { loadUserData, type LoadedUserData } from './userdata/load';
+import type { DefaultUserSettings, NetworkRendererName } from './config/guest-config';
 import { STATE_DIR, State, type ModuleStatus, type StageResult, type StageStatus, type StatusFile } from './state/state';
 import { STAGES, stageIndex, type AnyModule, type Datasource, type DatasourceContext, type Detection, type InstanceData, type Stage } from './types';
 
@@ -25,7 +27,8 @@ export interface PipelineOptions {
   readonly networkBudgetMs?: number;
   readonly only?: readonly string[];
   readonly skip?: readonly string[];
-  readonly defaultUser?: string;
+  readonly defaultUser?: DefaultUserSettings;
+  readonly networkRenderer?: NetworkRendererName;
   readonly datasources?: readonly Datasource[];
   readonly modules?: readonly AnyModule[];
 }
@@ -126,8 +129,10 @@ export class Session {
     const { list, forced } = this.candidates(stage);
     const errors: GuestctxError[] = [];
     for (const ds of list) {
-      const detection = await ds.detect(ctx);
+      let detection = await ds.detect(ctx);
       this.opts.log.debug(`${ds.name}: ${detection.found ? 'found' : 'not found'}: ${detection.evidence}`);
+      // A datasource named by --datasource or ds= is read even without local evidence.
+      if (!detection.found && forced !== undefined) detection = { found: true, evidence: `forced (${detection.evidence})` };
       if (!detection.found) continue;
       try {
         const instance = await ds.read(ctx, detection);
@@ -227,6 +232,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const outcomes: StageOutcome[] = [];
   let failed = false;
   let instance: InstanceData | undefined;
+  let userData: LoadedUserData | undefined;
   try {
     await session.init();
     const boot = await bootId(host);
@@ -287,9 +293,16 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       } else {
         for (const p of instance.problems) errors.push(describeError(p));
       }
+      if (userData === undefined) {
+        userData = await loadUserData(host, instance, state.dir);
+        for (const w of userData.warnings) stageLog.warn(w);
+        for (const e of userData.errors) stageLog.error(e);
+        if (userData.parts.length > 0) stageLog.info(`user-data: ${userData.parts.length} part(s): ${userData.parts.map((p) => p.kind).join(', ')}`);
+        errors.push(...userData.errors);
+      }
       let cfg: GuestConfig;
       try {
-        cfg = buildGuestConfig(instance, { defaultUser: opts.defaultUser ?? 'root' });
+        cfg = buildGuestConfig(instance, { ...(opts.defaultUser ? { defaultUser: opts.defaultUser } : {}), ...(opts.networkRenderer ? { networkRenderer: opts.networkRenderer } : {}) }, userData);
       } catch (err) {
         throw err instanceof ConfigError ? err : new ConfigError('configuration', 'cannot build the configuration', { cause: err });
       }

@@ -1,25 +1,26 @@
 // Assemble GuestConfig from what the datasource read. Order of precedence,
-// lowest first: datasource metadata, OpenNebula CONTEXT variables.
+// lowest first: datasource metadata, OpenNebula CONTEXT variables, then
+// vendor-data and user-data (typed cloud-config).
 import type { InstanceData } from '../types';
+import { EMPTY_USERDATA, type LoadedUserData } from '../userdata/load';
+import { applyCloudConfig } from './from-cloud-config';
 import { applyContext } from './from-context';
-import { emptyGuestConfig, type GuestConfig, type NetworkRendererName } from './guest-config';
+import { emptyGuestConfig, type DefaultUserSettings, type GuestConfig, type NetworkRendererName } from './guest-config';
 
 export interface BuildOptions {
-  /** User that receives datasource public keys when nothing else says so. */
-  readonly defaultUser: string;
+  /** The distribution's default user (configuration file); Debian's when absent. */
+  readonly defaultUser?: DefaultUserSettings;
   readonly networkRenderer?: NetworkRendererName;
 }
 
-export function buildGuestConfig(instance: InstanceData, opts: BuildOptions): GuestConfig {
-  let cfg: GuestConfig = { ...emptyGuestConfig(instance.instanceId), instance, ...(instance.context ? { context: instance.context } : {}) };
+export function buildGuestConfig(instance: InstanceData, opts: BuildOptions, userData: LoadedUserData = EMPTY_USERDATA): GuestConfig {
+  let cfg: GuestConfig = { ...emptyGuestConfig(instance.instanceId), instance, ...(instance.context ? { context: instance.context } : {}), ...(opts.defaultUser ? { defaultUser: opts.defaultUser } : {}) };
   if (instance.hostname !== undefined) {
     cfg = { ...cfg, hostname: { hostname: instance.hostname, preferFqdn: false, preserve: false, manageEtcHosts: true, origin: `${instance.datasource} metadata` } };
   }
-  if (instance.publicKeys.length > 0) {
-    cfg = { ...cfg, authorizedKeys: [{ user: opts.defaultUser, keys: instance.publicKeys, origin: `${instance.datasource} public keys` }] };
-  }
   if (instance.network) cfg = { ...cfg, network: { input: instance.network, policy: 'new-instance' } };
   if (instance.context) cfg = applyContext(cfg, instance.context);
+  cfg = applyCloudConfig(cfg, userData.cloud, userData.parts);
   if (opts.networkRenderer !== undefined && cfg.network) cfg = { ...cfg, network: { ...cfg.network, renderer: opts.networkRenderer } };
   return cfg;
 }

@@ -2,6 +2,7 @@
 // from the datasource (InstanceData), OpenNebula CONTEXT variables and decoded
 // cloud-config, so a module never cares where a setting came from.
 import type { InstanceData, NetworkSource, ScriptSpec } from '../types';
+import type { UserDataPart } from '../userdata';
 import type { CloudConfig } from './cloud-config';
 
 /** Where the network configuration comes from: a datasource format, the OpenNebula context, or nothing (fallback DHCP). */
@@ -58,6 +59,8 @@ export interface GuestConfig {
   readonly instance?: InstanceData;
   /** Merged, typed cloud-config: vendor-data, then user-data (later wins). Empty when there is none. */
   readonly cloud: CloudConfig;
+  /** Decoded user-data and vendor-data parts (scripts, boothooks, ...), in order. */
+  readonly parts: readonly UserDataPart[];
   /**
    * OpenNebula CONTEXT variables when the datasource has them. Each module's
    * parse() maps the variables it owns (USERNAME_*, TIMEZONE, GROW_FS, ...) to
@@ -88,6 +91,7 @@ export function emptyGuestConfig(instanceId: string): GuestConfig {
   return {
     instanceId,
     cloud: {},
+    parts: [],
     defaultUser: DEBIAN_DEFAULT_USER,
     authorizedKeys: [],
     userScripts: [],
