@@ -151,6 +151,7 @@ export const network: Module<NetworkPlan> = {
   name: 'network',
   stage: 'local',
   frequency: 'always',
+  withoutDatasource: true,
   description: 'write the network configuration for the guest stack (netplan, networkd, ifupdown, NM, ifcfg)',
   parse(cfg) {
     return cfg.network ? { settings: cfg.network } : undefined;

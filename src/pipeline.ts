@@ -15,7 +15,9 @@ import { openMedium } from './media/open-medium';
 import { loadUserData, type LoadedUserData } from './userdata/load';
 import type { DefaultUserSettings, NetworkRendererName } from './config/guest-config';
 import { STATE_DIR, State, type ModuleStatus, type StageResult, type StageStatus, type StatusFile } from './state/state';
-import { STAGES, stageIndex, type AnyModule, type Datasource, type DatasourceContext, type Detection, type InstanceData, type Stage } from './types';
+import { DEFAULT_AGENT_CONFIG, loadAgentConfig, type AgentConfig } from './config/agent-config';
+import { disabledReason, findHook, runHook } from './module-control';
+import { STAGES, stageIndex, type AnyModule, type Datasource, type DatasourceContext, type Detection, type InstanceData, type ModuleOutcome, type Stage } from './types';
 
 export interface PipelineOptions {
   readonly host: Host;
@@ -65,11 +67,17 @@ export class Session {
   private readonly cleanups: (() => Promise<void>)[] = [];
   cmdline = '';
   seed: { path: string; volume: import('./media/volume').Volume } | undefined;
+  agent: AgentConfig = DEFAULT_AGENT_CONFIG;
+  /** Problems in /etc/guestctx/guestctx.yaml: reported, the defaults used instead. */
+  configErrors: string[] = [];
 
   constructor(readonly opts: PipelineOptions) {}
 
   async init(): Promise<void> {
     this.cmdline = (await this.opts.host.readTextIfExists('/proc/cmdline'))?.trim() ?? '';
+    const loaded = await loadAgentConfig(this.opts.host);
+    this.agent = loaded.config;
+    this.configErrors = loaded.errors.map(describeError);
     if (this.opts.seed !== undefined) {
       const seedPath = this.opts.seed;
       if (!(await this.opts.host.localExists(seedPath))) throw new UsageError(seedPath, '--seed: no such file or directory');
@@ -85,8 +93,8 @@ export class Session {
       host,
       log,
       ...(this.seed ? { seed: this.seed } : {}),
-      ...(this.opts.metadataUrl !== undefined ? { metadataUrl: this.opts.metadataUrl } : {}),
-      networkBudgetMs: this.opts.networkBudgetMs ?? 5000,
+      ...((this.opts.metadataUrl ?? this.agent.metadataUrl) !== undefined ? { metadataUrl: (this.opts.metadataUrl ?? this.agent.metadataUrl) as string } : {}),
+      networkBudgetMs: this.opts.networkBudgetMs ?? this.agent.networkBudgetMs,
       cmdline: this.cmdline,
       labels: () => (this.labelIndex ??= listLabels(host)),
       onCleanup: (fn) => this.cleanups.push(fn),
@@ -113,7 +121,12 @@ export class Session {
       return { list: [ds], forced: ds.name };
     }
     if (this.seed) return { list: all };
-    return { list: all.filter((d) => stageIndex(d.stage) <= stageIndex(stage)) };
+    let list = all;
+    if (this.agent.datasources) {
+      // The configuration lists which datasources to consider, in its order.
+      list = this.agent.datasources.map((n) => all.find((d) => d.name === canonicalDatasourceName(n))).filter((d): d is Datasource => d !== undefined);
+    }
+    return { list: list.filter((d) => stageIndex(d.stage) <= stageIndex(stage)) };
   }
 
   async detect(stage: Stage): Promise<DetectionReport[]> {
@@ -169,7 +182,18 @@ function modulesForStage(all: readonly AnyModule[], stage: Stage, ranThisBoot: S
   return all.filter((m) => m.stage === stage || (stageIndex(m.stage) < stageIndex(stage) && !ranThisBoot.has(m.name)));
 }
 
-async function runModule(mod: AnyModule, cfg: GuestConfig, opts: PipelineOptions, state: State, instance: InstanceData, stage: Stage): Promise<ModuleStatus> {
+/** What every module run in one stage shares. */
+interface ModuleRunEnv {
+  readonly opts: PipelineOptions;
+  readonly state: State;
+  readonly instance: InstanceData;
+  readonly stage: Stage;
+  readonly cmdline: string;
+  readonly disabledModules: readonly string[];
+}
+
+async function runModule(mod: AnyModule, cfg: GuestConfig, env: ModuleRunEnv): Promise<ModuleStatus> {
+  const { opts, state, instance, stage } = env;
   const { host } = opts;
   const log = opts.log.child(mod.name);
   const startedAt = new Date().toISOString();
@@ -177,23 +201,43 @@ async function runModule(mod: AnyModule, cfg: GuestConfig, opts: PipelineOptions
   const skip = (reason: string): ModuleStatus => ({ result: 'skipped', reason, startedAt, durationMs: 0, changes: [] });
   if (opts.only && !opts.only.includes(mod.name)) return skip('not in --only');
   if (opts.skip?.includes(mod.name)) return skip('excluded by --skip');
+  const disabled = disabledReason(mod.name, { config: env.disabledModules, cmdline: env.cmdline, ...(cfg.context ? { context: cfg.context } : {}) });
+  if (disabled !== undefined) return skip(disabled);
   if (await state.hasRun(mod.name, mod.frequency, instance.instanceId)) return skip(`already ran (${mod.frequency})`);
   const before = host.changes().length;
   const changes = (): string[] => host.changes().slice(before).map(changeLine);
+  const hookEnv = { ...Object.fromEntries(cfg.scriptEnv), INSTANCE_ID: instance.instanceId, GUESTCTX_DATASOURCE: instance.datasource, HOME: '/root', LANG: 'C.UTF-8' };
   log.event('task-start', `${mod.name} starting`);
+  let result: 'ok' | 'failed' = 'failed';
   try {
     const config: unknown = mod.parse(cfg);
     if (config === undefined) {
       log.event('task-end', `${mod.name}: nothing to configure`, { result: 'skipped' });
       return skip('nothing to configure');
     }
-    const outcome = await mod.run({ host, log, instance, stage, stateDir: state.dir }, config);
+    const pre = await findHook(host, mod.name, 'pre');
+    if (pre !== undefined) {
+      const r = await runHook(host, pre, hookEnv, mod.name);
+      if (r.output) log.info(`hook ${pre}: ${r.output}`);
+      if (r.code !== 0) throw new ModuleError(pre, `pre hook exited ${r.code}; the module did not run`);
+    }
+    const replace = await findHook(host, mod.name, 'replace');
+    let outcome: ModuleOutcome | void;
+    if (replace !== undefined) {
+      const r = await runHook(host, replace, hookEnv, mod.name);
+      if (r.output) log.info(`hook ${replace}: ${r.output}`);
+      if (r.code !== 0) throw new ModuleError(replace, `replace hook exited ${r.code}`);
+      outcome = { details: { replacedBy: replace } };
+    } else {
+      outcome = await mod.run({ host, log, instance, stage, stateDir: state.dir }, config);
+    }
     const durationMs = Math.round(host.monotonicMs() - t0);
     if (outcome?.skipped !== undefined) {
       log.event('task-end', `${mod.name} skipped: ${outcome.skipped}`, { result: 'skipped', durationMs });
       return { result: 'skipped', reason: outcome.skipped, startedAt, durationMs, changes: changes(), ...(outcome.details ? { details: outcome.details } : {}) };
     }
     if (!host.dryRun) await state.markRun(mod.name, mod.frequency, instance.instanceId);
+    result = 'ok';
     log.event('task-end', `${mod.name} done`, { result: 'ok', durationMs });
     return { result: 'ok', startedAt, durationMs, changes: changes(), ...(outcome?.details ? { details: outcome.details } : {}) };
   } catch (err) {
@@ -203,6 +247,12 @@ async function runModule(mod: AnyModule, cfg: GuestConfig, opts: PipelineOptions
     log.event('task-end', `${mod.name} failed`, { result: 'failed', durationMs });
     const details = err instanceof ModuleError ? err.details : undefined;
     return { result: 'failed', error: message, startedAt, durationMs, changes: changes(), ...(details ? { details } : {}) };
+  } finally {
+    const post = await findHook(host, mod.name, 'post').catch(() => undefined);
+    if (post !== undefined) {
+      const r = await runHook(host, post, hookEnv, mod.name, result).catch((e: unknown) => ({ code: -1, output: describeError(e) }));
+      if (r.output || r.code !== 0) log.info(`hook ${post} exited ${r.code}${r.output ? `: ${r.output}` : ''}`);
+    }
   }
 }
 
@@ -222,6 +272,12 @@ function instanceRecord(instance: InstanceData): Record<string, unknown> {
 }
 
 /** Run the requested stages. Throws UsageError for exit code 2 situations. */
+/** The instance guestctx works with when no datasource is found: only modules marked withoutDatasource run. */
+function noDatasourceInstance(previousId: string | undefined): InstanceData {
+  return { datasource: 'none', source: 'none', instanceId: previousId ?? 'iid-datasource-none', instanceIdRule: 'no datasource: the last instance id, else iid-datasource-none', publicKeys: [], raw: {}, secretKeys: [], problems: [] };
+}
+
+/** Run the requested stages. Throws UsageError for exit code 2 situations. */
 export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult> {
   const { host, log } = opts;
   const session = new Session(opts);
@@ -233,8 +289,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   let failed = false;
   let instance: InstanceData | undefined;
   let userData: LoadedUserData | undefined;
+  const allModules = opts.modules ?? MODULES;
   try {
     await session.init();
+    const agent = session.agent;
+    for (const e of session.configErrors) log.error(e);
     const boot = await bootId(host);
     const disabledFile = await host.exists('/etc/guestctx/disabled');
     if (parseCmdline(session.cmdline).disabled || disabledFile) {
@@ -248,81 +307,88 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       return { exitCode: 0, outcomes };
     }
     const previous: StatusFile = await state.readStatus().catch((): StatusFile => ({ version: 1, stages: {} }));
+    // Modules that already ran this boot (in an earlier stage that had a datasource).
     const ranThisBoot = new Set<string>();
     for (const st of STAGES) {
       const s = previous.stages[st];
-      if (s && s.bootId === boot) for (const [name, m] of Object.entries(s.modules)) if (m.result !== 'skipped' || m.reason?.startsWith('already ran')) ranThisBoot.add(name);
+      if (s && s.bootId === boot && s.result !== 'no-datasource') for (const [name, m] of Object.entries(s.modules)) if (m.result !== 'skipped' || m.reason?.startsWith('already ran')) ranThisBoot.add(name);
     }
+    const buildOpts = {
+      defaultUser: opts.defaultUser ?? agent.defaultUser,
+      ...((opts.networkRenderer ?? agent.networkRenderer) ? { networkRenderer: (opts.networkRenderer ?? agent.networkRenderer) as NetworkRendererName } : {}),
+      networkPolicy: agent.networkPolicy,
+    };
+    let configErrorsReported = false;
     for (const stage of [...opts.stages].sort((a, b) => stageIndex(a) - stageIndex(b))) {
       const stageLog = log.child(stage);
       const startedAt = new Date().toISOString();
       const t0 = host.monotonicMs();
       stageLog.event('task-start', `stage ${stage} starting`);
-      const errors: string[] = [];
+      const errors: string[] = configErrorsReported ? [] : [...session.configErrors];
+      configErrorsReported = true;
+      let withoutDatasource = false;
       if (instance === undefined) {
         const found = await session.findInstance(stage);
         errors.push(...found.errors.map(describeError));
         instance = found.instance;
         if (!instance) {
           if (found.required) throw new UsageError(opts.seed ?? opts.datasource ?? 'datasource', found.errors.length > 0 ? `no usable datasource: ${errors.join('; ')}` : 'the requested datasource was not found');
-          const s: StageStatus = { bootId: boot, startedAt, finishedAt: new Date().toISOString(), durationMs: Math.round(host.monotonicMs() - t0), result: errors.length > 0 ? 'failed' : 'no-datasource', errors, modules: {} };
-          stageLog.event('task-end', errors.length > 0 ? `stage ${stage}: datasource failed` : `stage ${stage}: no datasource found`, { result: s.result });
-          if (errors.length > 0) failed = true;
-          await record(stage, s);
-          outcomes.push({ stage, status: s });
-          continue;
-        }
-        for (const key of instance.secretKeys) {
-          const v = instance.raw[key];
-          if (typeof v === 'string') log.addSecret(v);
-        }
-        if (instance.userData) log.addSecret(instance.userData.toString('utf8').trim());
-        stageLog.info(`datasource ${instance.datasource} (${instance.source}), instance ${instance.instanceId}`);
-        for (const p of instance.problems) {
-          errors.push(describeError(p));
-          stageLog.error(describeError(p));
-        }
-        const prevId = await state.previousInstanceId();
-        if (!host.dryRun) {
-          if (prevId !== instance.instanceId) {
-            stageLog.info(prevId === undefined ? 'first boot of this instance' : `new instance (was ${prevId})`);
-            await state.setInstanceId(instance.instanceId);
+          withoutDatasource = true;
+        } else {
+          for (const key of instance.secretKeys) {
+            const v = instance.raw[key];
+            if (typeof v === 'string') log.addSecret(v);
           }
-          await state.writeInstanceData(instanceRecord(instance));
+          if (instance.userData) log.addSecret(instance.userData.toString('utf8').trim());
+          stageLog.info(`datasource ${instance.datasource} (${instance.source}), instance ${instance.instanceId}`);
+          for (const p of instance.problems) {
+            errors.push(describeError(p));
+            stageLog.error(describeError(p));
+          }
+          const prevId = await state.previousInstanceId();
+          if (!host.dryRun) {
+            if (prevId !== instance.instanceId) {
+              stageLog.info(prevId === undefined ? 'first boot of this instance' : `new instance (was ${prevId})`);
+              await state.setInstanceId(instance.instanceId);
+            }
+            await state.writeInstanceData(instanceRecord(instance));
+          }
         }
       } else {
         for (const p of instance.problems) errors.push(describeError(p));
       }
-      if (userData === undefined) {
+      const current = instance ?? noDatasourceInstance(await state.previousInstanceId());
+      if (instance !== undefined && userData === undefined) {
         userData = await loadUserData(host, instance, state.dir);
         for (const w of userData.warnings) stageLog.warn(w);
         for (const e of userData.errors) stageLog.error(e);
         if (userData.parts.length > 0) stageLog.info(`user-data: ${userData.parts.length} part(s): ${userData.parts.map((p) => p.kind).join(', ')}`);
         errors.push(...userData.errors);
       }
-      let cfg: GuestConfig;
-      try {
-        cfg = buildGuestConfig(instance, { ...(opts.defaultUser ? { defaultUser: opts.defaultUser } : {}), ...(opts.networkRenderer ? { networkRenderer: opts.networkRenderer } : {}) }, userData);
-      } catch (err) {
-        throw err instanceof ConfigError ? err : new ConfigError('configuration', 'cannot build the configuration', { cause: err });
-      }
+      const cfg: GuestConfig = buildGuestConfig(current, buildOpts, userData);
+      const env: ModuleRunEnv = { opts, state, instance: current, stage, cmdline: session.cmdline, disabledModules: agent.disabledModules };
       const modules: Record<string, ModuleStatus> = {};
-      for (const mod of modulesForStage(opts.modules ?? MODULES, stage, ranThisBoot)) {
-        const st = await runModule(mod, cfg, opts, state, instance, stage);
+      // Without a datasource only the modules that make sense on their own run
+      // (the network fallback), and only in the local stage or a full run.
+      const candidates = withoutDatasource
+        ? stage === 'local' || opts.stages.length === STAGES.length ? allModules.filter((m) => m.withoutDatasource === true) : []
+        : modulesForStage(allModules, stage, ranThisBoot);
+      if (withoutDatasource) stageLog.info(errors.length > 0 ? 'no usable datasource' : 'no datasource found');
+      for (const mod of candidates) {
+        const st = await runModule(mod, cfg, env);
         modules[mod.name] = st;
-        if (st.result !== 'skipped' || st.reason?.startsWith('already ran')) ranThisBoot.add(mod.name);
+        if (!withoutDatasource && (st.result !== 'skipped' || st.reason?.startsWith('already ran'))) ranThisBoot.add(mod.name);
       }
       const anyFailed = Object.values(modules).some((m) => m.result === 'failed') || errors.length > 0;
       if (anyFailed) failed = true;
-      const result: StageResult = anyFailed ? 'failed' : 'ok';
+      const result: StageResult = withoutDatasource ? (errors.length > 0 ? 'failed' : 'no-datasource') : anyFailed ? 'failed' : 'ok';
       const s: StageStatus = {
         bootId: boot,
         startedAt,
         finishedAt: new Date().toISOString(),
         durationMs: Math.round(host.monotonicMs() - t0),
         result,
-        datasource: { name: instance.datasource, source: instance.source },
-        instanceId: instance.instanceId,
+        ...(instance ? { datasource: { name: instance.datasource, source: instance.source }, instanceId: instance.instanceId } : {}),
         errors,
         modules,
       };

@@ -134,6 +134,8 @@ export interface Module<C> {
   readonly frequency: Frequency;
   /** One line for `guestctx modules`. */
   readonly description: string;
+  /** Also runs when no datasource is found (the network fallback). */
+  readonly withoutDatasource?: boolean;
   /** Pick and validate this module's configuration; undefined = nothing to do. Throws ConfigError. */
   parse(config: import('./config/guest-config').GuestConfig): C | undefined;
   run(ctx: ModuleContext, config: C): Promise<ModuleOutcome | void>;

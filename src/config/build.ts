@@ -11,6 +11,7 @@ export interface BuildOptions {
   /** The distribution's default user (configuration file); Debian's when absent. */
   readonly defaultUser?: DefaultUserSettings;
   readonly networkRenderer?: NetworkRendererName;
+  readonly networkPolicy?: 'new-instance' | 'always';
 }
 
 export function buildGuestConfig(instance: InstanceData, opts: BuildOptions, userData: LoadedUserData = EMPTY_USERDATA): GuestConfig {
@@ -21,6 +22,8 @@ export function buildGuestConfig(instance: InstanceData, opts: BuildOptions, use
   if (instance.network) cfg = { ...cfg, network: { input: instance.network, policy: 'new-instance' } };
   if (instance.context) cfg = applyContext(cfg, instance.context);
   cfg = applyCloudConfig(cfg, userData.cloud, userData.parts);
-  if (opts.networkRenderer !== undefined && cfg.network) cfg = { ...cfg, network: { ...cfg.network, renderer: opts.networkRenderer } };
+  if (cfg.network) {
+    cfg = { ...cfg, network: { ...cfg.network, ...(opts.networkRenderer !== undefined ? { renderer: opts.networkRenderer } : {}), ...(opts.networkPolicy ? { policy: opts.networkPolicy } : {}) } };
+  }
   return cfg;
 }

@@ -1,0 +1,106 @@
+// Pipeline behaviour around the modules: no datasource (network fallback
+// only), guestctx.yaml, the three ways to disable a module, image hooks, and
+// guestctx=off.
+import { writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../src/log/logger';
+import { runPipeline } from '../src/pipeline';
+import { STAGES } from '../src/types';
+import { addShell } from './helpers/chroot';
+import { hostOn, makeTempRoot, type TempRoot } from './helpers/temp-root';
+
+const FIX = path.join(__dirname, 'fixtures/opennebula');
+let root: TempRoot;
+afterEach(() => root?.cleanup());
+
+async function run(opts: { seed?: string; stages?: typeof STAGES } = {}) {
+  const log = memoryLogger();
+  const result = await runPipeline({ host: hostOn(root), log, stages: opts.stages ?? STAGES, ...(opts.seed ? { seed: opts.seed } : {}) });
+  const modules = Object.assign({}, ...result.outcomes.map((o) => o.status.modules)) as Record<string, { result: string; reason?: string; error?: string }>;
+  return { result, log, modules };
+}
+
+describe('no datasource', () => {
+  it('only the network fallback runs: DHCP on the first NIC; stages say no-datasource', async () => {
+    root = makeTempRoot();
+    const { result, modules } = await run();
+    expect(result.exitCode).toBe(0);
+    expect(result.outcomes.map((o) => o.status.result)).toEqual(['no-datasource', 'no-datasource', 'no-datasource']);
+    expect(Object.keys(modules)).toEqual(['network']);
+    expect(root.read('etc/network/interfaces.d/guestctx')).toMatch(/iface eth0 inet dhcp/);
+  });
+});
+
+describe('module control', () => {
+  it('EXCLUDE_MODULE_<NAME> in the context disables a module', async () => {
+    root = makeTempRoot();
+    const dir = path.join(root.dir, '../', `seed-${path.basename(root.dir)}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'context.sh'), "SET_HOSTNAME='ctl-01'\nEXCLUDE_MODULE_HOSTNAME='YES'\nVMID='5'\n");
+    const { modules } = await run({ seed: dir });
+    expect(modules.hostname?.result).toBe('skipped');
+    expect(modules.hostname?.reason).toBe('disabled by the context variable EXCLUDE_MODULE_HOSTNAME');
+    expect(root.read('etc/hostname')).toBe('debian\n');
+  });
+
+  it('guestctx.yaml modules.disabled and guestctx.disable= on the kernel command line', async () => {
+    root = makeTempRoot();
+    root.write('etc/guestctx/guestctx.yaml', 'modules:\n  disabled: [ssh-authorized-keys]\n');
+    root.write('proc/cmdline', 'root=/dev/vda ro guestctx.disable=network,user-scripts\n');
+    const { modules, result } = await run({ seed: path.join(FIX, 'basic') });
+    expect(result.exitCode).toBe(0);
+    expect(modules['ssh-authorized-keys']?.reason).toBe('disabled in /etc/guestctx/guestctx.yaml');
+    expect(modules.network?.reason).toBe('disabled by guestctx.disable= on the kernel command line');
+    expect(modules.hostname?.result).toBe('ok');
+  });
+
+  it('a bad guestctx.yaml is one clear error naming file and key; defaults apply', async () => {
+    root = makeTempRoot();
+    root.write('etc/guestctx/guestctx.yaml', 'network_timeout: -3\nbogus: 1\n');
+    const { result, log } = await run({ seed: path.join(FIX, 'basic') });
+    expect(result.exitCode).toBe(1);
+    const text = log.lines.join('\n');
+    expect(text).toMatch(/\/etc\/guestctx\/guestctx\.yaml: network_timeout: expected seconds/);
+    expect(text).toMatch(/\/etc\/guestctx\/guestctx\.yaml: bogus: unknown setting/);
+    expect(root.read('etc/hostname')).toBe('web-01\n');
+  });
+
+  it('guestctx=off on the kernel command line records disabled and changes nothing', async () => {
+    root = makeTempRoot();
+    root.write('proc/cmdline', 'quiet guestctx=off\n');
+    const { result } = await run({ seed: path.join(FIX, 'basic') });
+    expect(result.outcomes.every((o) => o.status.result === 'disabled')).toBe(true);
+    expect(root.read('etc/hostname')).toBe('debian\n');
+  });
+});
+
+describe('image hooks', () => {
+  it('pre and post hooks run around a module, replace runs instead of it', async () => {
+    root = makeTempRoot();
+    addShell(root.dir);
+    const hook = (mod: string, phase: string, body: string): void => {
+      root.write(`etc/guestctx/hooks/${mod}/${phase}`, `#!/bin/sh\n${body}\n`, 0o755);
+      chmodSync(root.file(`etc/guestctx/hooks/${mod}/${phase}`), 0o755);
+    };
+    hook('hostname', 'pre', 'echo "pre $GUESTCTX_MODULE $INSTANCE_ID" >> /var/tmp/hooks.log');
+    hook('hostname', 'post', 'echo "post $GUESTCTX_MODULE $GUESTCTX_RESULT" >> /var/tmp/hooks.log');
+    hook('ssh-authorized-keys', 'replace', 'echo "replaced keys for $USERNAME" >> /var/tmp/hooks.log');
+    const { modules } = await run({ seed: path.join(FIX, 'basic') });
+    expect(modules.hostname?.result).toBe('ok');
+    expect(modules['ssh-authorized-keys']?.result).toBe('ok');
+    expect(root.read('var/tmp/hooks.log')).toBe('pre hostname 4711\npost hostname ok\nreplaced keys for debian\n');
+    expect(() => root.read('home/debian/.ssh/authorized_keys')).toThrow();
+  });
+
+  it('a failing pre hook fails the module without running it', async () => {
+    root = makeTempRoot();
+    addShell(root.dir);
+    root.write('etc/guestctx/hooks/hostname/pre', '#!/bin/sh\nexit 4\n', 0o755);
+    chmodSync(root.file('etc/guestctx/hooks/hostname/pre'), 0o755);
+    const { modules, result } = await run({ seed: path.join(FIX, 'basic') });
+    expect(result.exitCode).toBe(1);
+    expect(modules.hostname?.error).toMatch(/hooks\/hostname\/pre: pre hook exited 4/);
+    expect(root.read('etc/hostname')).toBe('debian\n');
+  });
+});
