@@ -95,6 +95,28 @@ export async function detectStacks(host: Host): Promise<{ present: { netplan: bo
   return { present, family: rhel ? 'rhel' : 'debian' };
 }
 
+/** Make the running system use the new files: the stack's own reload command. */
+async function applyNow(ctx: ModuleContext, renderer: NetworkRendererName, net: BoundNetwork): Promise<void> {
+  const { host, log } = ctx;
+  const names = net.links.map((l) => l.name);
+  const steps: [string, string[]][] =
+    renderer === 'netplan'
+      ? [['netplan', ['apply']]]
+      : renderer === 'networkd'
+        ? [['networkctl', ['reload']], ['networkctl', ['reconfigure', ...names]]]
+        : renderer === 'nm'
+          ? [['nmcli', ['connection', 'reload']], ...names.map((n): [string, string[]] => ['nmcli', ['connection', 'up', `guestctx-${n}`]])]
+          : renderer === 'ifupdown'
+            ? names.flatMap((n): [string, string[]][] => [['ifdown', ['--force', n]], ['ifup', [n]]])
+            : names.flatMap((n): [string, string[]][] => [['ifdown', [n]], ['ifup', [n]]]);
+  for (const [cmd, args] of steps) {
+    if ((await host.which(cmd)) === undefined) throw new ConfigError('network', `${cmd} is not installed in the guest; the new configuration applies at the next boot`);
+    const res = await host.run(cmd, args, { timeoutMs: 60_000 });
+    if (res.code !== 0) throw new ConfigError('network', `${cmd} ${args.join(' ')} exited ${res.code}: ${res.stderr.trim()}`);
+  }
+  log.info(`applied with ${steps.map(([c, a]) => `${c} ${a.join(' ')}`).join('; ')}`);
+}
+
 export interface NetworkPlan {
   readonly settings: NetworkSettings;
 }
@@ -104,7 +126,7 @@ function inputDigest(input: NetworkInput): string {
   return createHash('sha256').update(JSON.stringify({ kind: input.kind, canon })).digest('hex');
 }
 
-function renderAll(net: BoundNetwork, renderer: NetworkRendererName, present: { nm: boolean; networkd: boolean }): RenderedFile[] {
+export function renderAll(net: BoundNetwork, renderer: NetworkRendererName, present: { nm: boolean; networkd: boolean }): RenderedFile[] {
   const files = RENDERERS[renderer].render(net, net.hint?.netplanRenderer ? { netplanRenderer: net.hint.netplanRenderer } : {});
   const resolv = renderResolvConf(net);
   if (resolv) files.push(resolv);
@@ -145,6 +167,16 @@ async function removePersistentNetRules(host: Host, log: ModuleContext['log']): 
     // An empty file of the same name in /etc masks the generator shipped in /lib.
     await host.writeFile('/etc/udev/rules.d/75-persistent-net-generator.rules', '', { mode: 0o644 });
   }
+}
+
+/** Everything the module would do, computed without writing: for `query network` and `render-network`. */
+export async function previewNetwork(host: Host, settings: NetworkSettings): Promise<{ nics: GuestNic[]; network: BoundNetwork; renderer: NetworkRendererName; files: RenderedFile[] }> {
+  const nics = await readNics(host);
+  const { present, family } = await detectStacks(host);
+  const net = bindInterfaces(toModel(settings.input, nics), nics);
+  const renderer = settings.renderer ?? chooseRenderer(present, family, net.hint?.type) ?? 'networkd';
+  // Previews render for the chosen stack even when the tools are absent on this machine.
+  return { nics, network: net, renderer, files: renderAll(net, renderer, { ...present, nm: present.nm }) };
 }
 
 export const network: Module<NetworkPlan> = {
@@ -193,6 +225,7 @@ export const network: Module<NetworkPlan> = {
       await host.mkdir(stateDir, { mode: 0o700, owner: 'root' });
       await host.writeFile(`${stateDir}/${INPUT_HASH}`, digest, { mode: 0o600 });
     }
+    if (ctx.applyLive === true && (written.length > 0 || stale.length > 0)) await applyNow(ctx, renderer, net);
     log.info(`${renderer}: ${written.length} file(s) written${stale.length ? `, ${stale.length} stale removed` : ''} for ${net.links.map((l) => l.name).join(', ') || 'no interface'} (from ${input.origin})`);
     if (failure !== undefined) throw new ConfigError(input.origin, `${describeError(failure)}; DHCP on the first NIC was configured instead`, { cause: failure });
     return { details: { renderer, interfaces: net.links.map((l) => l.name), written, removed: stale } };

@@ -14,6 +14,15 @@ import { formatStatus, waitForFinal } from './report/status';
 import { STATE_DIR, State } from './state/state';
 import { STAGES, type Stage } from './types';
 import { MODULES } from '../modules';
+import { previewNetwork } from '../modules/network';
+import { readFileSync } from 'node:fs';
+import { buildGuestConfig } from './config/build';
+import { formatIssue, validateCloudConfigText } from './config/cloud-config';
+import type { GuestConfig, NetworkRendererName } from './config/guest-config';
+import type { InstanceData } from './types';
+import { loadUserData, type LoadedUserData } from './userdata/load';
+
+const NETWORK_RENDERERS: NetworkRendererName[] = ['netplan', 'networkd', 'ifupdown', 'nm', 'ifcfg'];
 
 declare const __GUESTCTX_VERSION__: string | undefined;
 export const VERSION = typeof __GUESTCTX_VERSION__ === 'string' ? __GUESTCTX_VERSION__ : '0.0.0-dev';
@@ -28,6 +37,7 @@ export interface GlobalArgs {
   skip?: string[];
   events?: string;
   verbose: boolean;
+  'network-renderer'?: NetworkRendererName;
 }
 
 export interface CliIO {
@@ -69,7 +79,37 @@ function pipelineBase(args: GlobalArgs, host: NodeHost, log: Logger) {
     ...(args['metadata-url'] !== undefined ? { metadataUrl: args['metadata-url'] } : {}),
     ...(args.only ? { only: args.only } : {}),
     ...(args.skip ? { skip: args.skip } : {}),
+    ...(args['network-renderer'] ? { networkRenderer: args['network-renderer'] } : {}),
   };
+}
+
+/** Read the datasource and decode everything, changing nothing: for query and render-network. */
+async function readOnlyConfig(args: GlobalArgs, io: CliIO): Promise<{ session: Session; instance: InstanceData; userData: LoadedUserData; cfg: GuestConfig; host: NodeHost }> {
+  const host = new NodeHost({ root: path.resolve(args.root), dryRun: true });
+  const { log } = await makeLogger(args, io, undefined);
+  const session = new Session({ ...pipelineBase(args, host, log), stages: [...STAGES] });
+  await session.init();
+  const found = await session.findInstance('final');
+  if (!found.instance) {
+    await session.close();
+    throw new UsageError('datasource', found.errors.length ? found.errors.map(describeError).join('; ') : 'no datasource found');
+  }
+  const userData = await loadUserData(host, found.instance, STATE_DIR);
+  const renderer = args['network-renderer'] ?? session.agent.networkRenderer;
+  const cfg = buildGuestConfig(found.instance, { defaultUser: session.agent.defaultUser, ...(renderer ? { networkRenderer: renderer } : {}) }, userData);
+  return { session, instance: found.instance, userData, cfg, host };
+}
+
+const SECRET_CLOUD_KEYS = /^(password|passwd|hashed_passwd|plain_text_passwd|chpasswd|ssh_keys|content|source)$/;
+
+/** Mask secret values inside a cloud-config tree (passwords, private keys, file contents). */
+function redactTree(v: unknown, show: boolean): unknown {
+  if (show) return v;
+  if (Array.isArray(v)) return v.map((x) => redactTree(x, show));
+  if (typeof v === 'object' && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_CLOUD_KEYS.test(k) ? '[REDACTED]' : redactTree(x, show)]));
+  }
+  return v;
 }
 
 function summarise(result: PipelineResult, io: CliIO): void {
@@ -81,13 +121,17 @@ function summarise(result: PipelineResult, io: CliIO): void {
   }
 }
 
-async function cmdRun(args: GlobalArgs & { stage: string; all: boolean }, io: CliIO): Promise<number> {
+/** Modules whose input can change while the guest runs (new context CD, hot-plugged NIC). */
+const RECONFIGURE_MODULES = ['network', 'hostname', 'ssh-authorized-keys'];
+
+async function cmdRun(args: GlobalArgs & { stage: string; all: boolean; reconfigure: boolean }, io: CliIO): Promise<number> {
   const host = hostFor(args);
-  const stages: Stage[] = args.all || args.stage === 'all' ? [...STAGES] : [args.stage as Stage];
+  const stages: Stage[] = args.reconfigure ? ['local', 'network'] : args.all || args.stage === 'all' ? [...STAGES] : [args.stage as Stage];
   const logFile = args['dry-run'] ? undefined : path.join(host.root, 'var/log/guestctx.log');
   const { log, flush } = await makeLogger(args, io, logFile);
   try {
-    const result = await runPipeline({ ...pipelineBase(args, host, log), stages });
+    const base = pipelineBase(args, host, log);
+    const result = await runPipeline({ ...base, stages, ...(args.reconfigure ? { reconfigure: true, only: args.only ?? RECONFIGURE_MODULES } : {}) });
     if (args['dry-run']) io.stdout(renderDryRun(host.changes()));
     summarise(result, io);
     return result.exitCode;
@@ -116,7 +160,65 @@ async function cmdDetect(args: GlobalArgs & { json: boolean }, io: CliIO): Promi
   }
 }
 
+async function cmdQueryDecoded(args: GlobalArgs & { key: string; 'show-secrets': boolean }, io: CliIO): Promise<number> {
+  const { session, userData, cfg, host } = await readOnlyConfig(args, io);
+  try {
+    if (args.key === 'userdata') {
+      const doc = {
+        parts: userData.parts.map((p) => ({ kind: p.kind, contentType: p.contentType, filename: p.filename, size: p.content.length, origin: p.origin, ...(p.frequency ? { frequency: p.frequency } : {}) })),
+        cloudConfig: redactTree(userData.merged, args['show-secrets']),
+        errors: userData.errors,
+        warnings: userData.warnings,
+        vendorDataEnabled: userData.vendorEnabled,
+      };
+      io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+      return userData.errors.length > 0 ? 1 : 0;
+    }
+    if (!cfg.network) {
+      io.stdout('null\n');
+      return 0;
+    }
+    const preview = await previewNetwork(host, cfg.network);
+    io.stdout(`${JSON.stringify({ input: { kind: cfg.network.input.kind, origin: cfg.network.input.origin }, renderer: preview.renderer, nics: preview.nics, network: preview.network }, null, 2)}\n`);
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
+
+async function cmdRenderNetwork(args: GlobalArgs & { renderer?: NetworkRendererName }, io: CliIO): Promise<number> {
+  const withRenderer = { ...args, ...(args.renderer ? { 'network-renderer': args.renderer } : {}) };
+  const { session, cfg, host } = await readOnlyConfig(withRenderer, io);
+  try {
+    if (!cfg.network) {
+      io.stdout('# network configuration is disabled (network: {config: disabled})\n');
+      return 0;
+    }
+    const preview = await previewNetwork(host, cfg.network);
+    for (const f of preview.files) io.stdout(`### ${f.path} (mode ${f.mode.toString(8).padStart(4, '0')}, ${preview.renderer})\n${f.content}\n`);
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
+
+async function cmdSchema(args: GlobalArgs & { file: string }, io: CliIO): Promise<number> {
+  const file = path.resolve(args.file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(args.file, 'cannot read the file', { cause: err });
+  }
+  const result = validateCloudConfigText(text, args.file);
+  for (const e of result.errors) io.stdout(`error: ${formatIssue(e)}\n`);
+  for (const w of result.warnings) io.stdout(`warning: ${formatIssue(w)}\n`);
+  io.stdout(result.errors.length === 0 ? `${args.file}: valid cloud-config${result.warnings.length ? ` (${result.warnings.length} warning(s))` : ''}\n` : `${args.file}: ${result.errors.length} error(s)\n`);
+  return result.errors.length === 0 ? 0 : 1;
+}
+
 async function cmdQuery(args: GlobalArgs & { key?: string; 'show-secrets': boolean }, io: CliIO): Promise<number> {
+  if (args.key === 'network' || args.key === 'userdata') return cmdQueryDecoded({ ...args, key: args.key }, io);
   const host = new NodeHost({ root: path.resolve(args.root), dryRun: true });
   const { log } = await makeLogger(args, io, undefined);
   const session = new Session({ ...pipelineBase(args, host, log), stages: [...STAGES] });
@@ -185,8 +287,12 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     .option('skip', { type: 'string', array: true, coerce: listArg, describe: 'do not run these modules' })
     .option('events', { type: 'string', choices: ['json'], describe: 'print one JSON event per line on stdout' })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'debug lines and stack traces' })
+    .option('network-renderer', { type: 'string', choices: NETWORK_RENDERERS, describe: 'write network files for this stack instead of detecting it' })
     .command('run', 'contextualize: run a boot stage', (y) =>
-      y.option('stage', { type: 'string', choices: [...STAGES, 'all'], default: 'all' }).option('all', { type: 'boolean', default: false, describe: 'all stages (as from rc.local)' }),
+      y
+        .option('stage', { type: 'string', choices: [...STAGES, 'all'], default: 'all' })
+        .option('all', { type: 'boolean', default: false, describe: 'all stages (as from rc.local)' })
+        .option('reconfigure', { type: 'boolean', default: false, describe: 're-read the context and re-apply network, hostname and keys now' }),
       async (a) => {
         code = await cmdRun(a as never, io);
       })
@@ -207,7 +313,13 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     .command('modules', 'list the modules with stage and frequency', () => undefined, () => {
       code = cmdModules(io);
     })
-    .demandCommand(1, 'give a command: run, detect, query, status, clean, modules')
+    .command('render-network', 'print the network files guestctx would write, without writing', (y) => y.option('renderer', { type: 'string', choices: NETWORK_RENDERERS }), async (a) => {
+      code = await cmdRenderNetwork(a as never, io);
+    })
+    .command('schema <file>', 'validate a cloud-config file; errors with line numbers', (y) => y.positional('file', { type: 'string', demandOption: true }), async (a) => {
+      code = await cmdSchema(a as never, io);
+    })
+    .demandCommand(1, 'give a command: run, detect, query, status, clean, modules, render-network, schema')
     .fail((msg, err) => {
       throw err ?? new UsageError('usage', msg);
     })

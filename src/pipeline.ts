@@ -31,6 +31,8 @@ export interface PipelineOptions {
   readonly skip?: readonly string[];
   readonly defaultUser?: DefaultUserSettings;
   readonly networkRenderer?: NetworkRendererName;
+  /** Re-read the context and re-apply what changed, now (hot-plugged NIC, new context CD). */
+  readonly reconfigure?: boolean;
   readonly datasources?: readonly Datasource[];
   readonly modules?: readonly AnyModule[];
 }
@@ -229,7 +231,8 @@ async function runModule(mod: AnyModule, cfg: GuestConfig, env: ModuleRunEnv): P
       if (r.code !== 0) throw new ModuleError(replace, `replace hook exited ${r.code}`);
       outcome = { details: { replacedBy: replace } };
     } else {
-      outcome = await mod.run({ host, log, instance, stage, stateDir: state.dir }, config);
+      const applyLive = host.live && (opts.reconfigure === true || stage !== 'local');
+      outcome = await mod.run({ host, log, instance, stage, stateDir: state.dir, applyLive }, config);
     }
     const durationMs = Math.round(host.monotonicMs() - t0);
     if (outcome?.skipped !== undefined) {

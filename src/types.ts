@@ -126,6 +126,12 @@ export interface ModuleContext {
   readonly stage: Stage;
   /** Directory of guestctx state inside the guest (guest path). */
   readonly stateDir: string;
+  /**
+   * Apply changes to running services now (reload the network, sshd): true on a
+   * live system after the local stage or with --reconfigure; false at early
+   * boot, where the services have not started yet and will read the files.
+   */
+  readonly applyLive?: boolean;
 }
 
 export interface Module<C> {
