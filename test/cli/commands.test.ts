@@ -1,0 +1,69 @@
+// The read-only commands in-process (runCli): query network / userdata,
+// render-network, schema — against a NoCloud seed folder and a temp root.
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli';
+import { makeTempRoot, type TempRoot } from '../helpers/temp-root';
+
+const FIX = path.join(__dirname, '../fixtures/cli');
+let root: TempRoot;
+afterEach(() => root?.cleanup());
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+  return { code, out, err };
+}
+
+describe('read-only commands', () => {
+  it('query network shows the model bound to the NICs and the renderer', async () => {
+    root = makeTempRoot();
+    const r = await cli(['query', 'network', '--seed', path.join(FIX, 'nocloud'), '--root', root.dir]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as { renderer: string; input: { kind: string }; network: { links: { name: string; mac: string }[] } };
+    expect(doc.input.kind).toBe('cloudinit');
+    expect(doc.renderer).toBe('ifupdown');
+    expect(doc.network.links[0]).toMatchObject({ name: 'eth0', mac: '02:00:0a:00:00:17' });
+  });
+
+  it('render-network prints the files for a chosen renderer without writing', async () => {
+    root = makeTempRoot();
+    const r = await cli(['render-network', '--renderer', 'networkd', '--seed', path.join(FIX, 'nocloud'), '--root', root.dir]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/### \/etc\/systemd\/network\/10-guestctx-eth0\.network/);
+    expect(r.out).toMatch(/Address=192\.0\.2\.20\/24/);
+    expect(() => root.read('etc/systemd/network/10-guestctx-eth0.network')).toThrow();
+  });
+
+  it('query userdata lists the parts and redacts passwords unless --show-secrets', async () => {
+    root = makeTempRoot();
+    const r = await cli(['query', 'userdata', '--seed', path.join(FIX, 'nocloud'), '--root', root.dir]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as { parts: { kind: string }[]; cloudConfig: Record<string, unknown> };
+    expect(doc.parts.map((p) => p.kind)).toEqual(['cloud-config']);
+    expect(doc.cloudConfig.hostname).toBe('web-02');
+    expect(doc.cloudConfig.password).toBe('[REDACTED]');
+    expect(r.out).not.toContain('s3cret-Pa55');
+    const shown = await cli(['query', 'userdata', '--show-secrets', '--seed', path.join(FIX, 'nocloud'), '--root', root.dir]);
+    expect(shown.out).toContain('s3cret-Pa55');
+  });
+
+  it('schema reports errors and warnings with line numbers and exits 1', async () => {
+    const r = await cli(['schema', path.join(FIX, 'schema/bad.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/error: .*bad\.yaml:5: users\[0\]\.shell: expected a string, got number/);
+    expect(r.out).toMatch(/warning: .*bad\.yaml:10: frobnicate/);
+  });
+
+  it('a run with this seed applies hostname from cloud-config and keys to the default user (root refused)', async () => {
+    root = makeTempRoot();
+    const r = await cli(['run', '--seed', path.join(FIX, 'nocloud'), '--root', root.dir, '--only', 'hostname,ssh-authorized-keys,network']);
+    expect(r.err).toMatch(/stage local/);
+    expect(root.read('etc/hostname')).toBe('web-02\n');
+    expect(root.read('home/debian/.ssh/authorized_keys')).toMatch(/^ssh-ed25519 /);
+    expect(root.read('root/.ssh/authorized_keys')).toMatch(/^no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command="echo 'Please login as the user \\"debian\\" rather than the user \\"root\\".';echo;sleep 10;exit 142" ssh-ed25519 /);
+    expect(root.read('etc/network/interfaces.d/guestctx')).toMatch(/address 192\.0\.2\.20\/24/);
+    expect(r.code).toBe(0);
+  });
+});
