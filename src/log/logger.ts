@@ -2,7 +2,7 @@
 // events on stdout (--events json), and a pino log file (mode 0600) in the guest.
 // Every line passes through a secret filter: values registered as secrets
 // (passwords, tokens, user-data) are masked wherever they appear.
-import { chmodSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export type EventType = 'task-start' | 'task-end' | 'warning' | 'error' | 'progress' | 'info';
@@ -19,6 +19,12 @@ export interface Logger {
   child(task: string): Logger;
   /** Mask this value in every later line (ignored when shorter than 4 characters). */
   addSecret(value: string): void;
+  /**
+   * A line for the person at the console only (a generated password): never the
+   * log file, never the event stream, never masked. At boot it goes to
+   * /dev/console, not through the unit's stdout (which the journal keeps).
+   */
+  consoleOnly(line: string): void;
 }
 
 export interface LogSinks {
@@ -26,6 +32,8 @@ export interface LogSinks {
   console?: (line: string) => void;
   /** JSON event lines (stdout with --events json). */
   events?: (line: string) => void;
+  /** Secret lines for the operator only (default: /dev/console, else stderr). */
+  secretConsole?: (line: string) => void;
   /** Structured file log. */
   file?: { write(level: Level, obj: Record<string, unknown>, msg: string): void; flush(): void };
   verbose: boolean;
@@ -89,6 +97,24 @@ class SinkLogger implements Logger {
   addSecret(value: string): void {
     this.secrets.add(value);
   }
+  consoleOnly(line: string): void {
+    (this.sinks.secretConsole ?? writeDevConsole)(`${this.task}: ${line}`);
+  }
+}
+
+/** Write straight to the system console; fall back to stderr when there is none. */
+function writeDevConsole(line: string): void {
+  try {
+    const fd = openSync('/dev/console', 'w');
+    try {
+      writeSync(fd, `${line}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // No console device (a container, a test): the terminal that ran us is the console.
+    process.stderr.write(`${line}\n`);
+  }
 }
 
 export function createLogger(sinks: LogSinks, task = 'guestctx'): Logger {
@@ -96,11 +122,12 @@ export function createLogger(sinks: LogSinks, task = 'guestctx'): Logger {
 }
 
 /** A logger that keeps its lines in memory: for tests and for `query`. */
-export function memoryLogger(): Logger & { lines: string[]; events: Record<string, unknown>[] } {
+export function memoryLogger(): Logger & { lines: string[]; events: Record<string, unknown>[]; consoleLines: string[] } {
   const lines: string[] = [];
   const events: Record<string, unknown>[] = [];
-  const logger = createLogger({ console: (l) => lines.push(l), events: (l) => events.push(JSON.parse(l) as Record<string, unknown>), verbose: true });
-  return Object.assign(logger, { lines, events });
+  const consoleLines: string[] = [];
+  const logger = createLogger({ console: (l) => lines.push(l), events: (l) => events.push(JSON.parse(l) as Record<string, unknown>), secretConsole: (l) => consoleLines.push(l), verbose: true });
+  return Object.assign(logger, { lines, events, consoleLines });
 }
 
 /**
