@@ -48,7 +48,7 @@ export function toModel(input: NetworkInput, nics: readonly GuestNic[]): Network
       throw new ConfigError(`${input.origin}: version`, `network configuration version must be 1 or 2, got ${JSON.stringify(version)}`);
     }
     case 'ec2':
-      return fromEc2({ primaryMac: input.data.primaryMac, macs: input.data.macs.map((m) => ({ ...m, localIpv4s: [...m.localIpv4s], ...(m.ipv6s ? { ipv6s: [...m.ipv6s] } : {}), ...(m.subnetIpv6Cidrs ? { subnetIpv6Cidrs: [...m.subnetIpv6Cidrs] } : {}) })) }, ctx);
+      return fromEc2(input.data, ctx);
     case 'eni':
       throw new ConfigError(input.origin, 'Debian interfaces(5) network descriptions are not converted yet');
     case 'fallback':

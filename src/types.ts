@@ -6,6 +6,7 @@ import type { Logger } from './log/logger';
 import type { LabelIndex } from './detect/labels';
 import type { GuestctxError } from './errors';
 import type { Volume } from './media/volume';
+import type { Ec2NetworkInput } from './network/from-ec2';
 
 export type Stage = 'local' | 'network' | 'final';
 export type Frequency = 'always' | 'per-instance' | 'once';
@@ -36,17 +37,8 @@ export type NetworkSource =
   /** Debian /etc/network/interfaces text (old config drive v1, NoCloud meta-data network-interfaces). */
   | { readonly kind: 'eni'; readonly text: string; readonly origin: string };
 
-export interface Ec2Network {
-  readonly primaryMac: string;
-  readonly macs: readonly {
-    readonly mac: string;
-    readonly deviceNumber: number;
-    readonly localIpv4s: readonly string[];
-    readonly subnetIpv4Cidr?: string;
-    readonly ipv6s?: readonly string[];
-    readonly subnetIpv6Cidrs?: readonly string[];
-  }[];
-}
+/** EC2 interfaces by MAC: the shape the network converter takes. */
+export type Ec2Network = Ec2NetworkInput;
 
 /** A file the datasource hands to the guest (config drive "files", OpenNebula FILES). */
 export interface InjectedFile {
