@@ -1,8 +1,10 @@
 // The ordered module registry. Order within a stage is the order of this list.
 import type { AnyModule } from '../src/types';
+import { growpart } from './growpart';
 import { hostname } from './hostname';
+import { mounts } from './mounts';
 import { network } from './network';
 import { sshAuthorizedKeys } from './ssh-authorized-keys';
 import { userScripts } from './user-scripts';
 
-export const MODULES: readonly AnyModule[] = [network, hostname, sshAuthorizedKeys, userScripts];
+export const MODULES: readonly AnyModule[] = [network, hostname, sshAuthorizedKeys, growpart, mounts, userScripts];
