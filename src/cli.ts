@@ -14,6 +14,7 @@ import { formatStatus, waitForFinal } from './report/status';
 import { STATE_DIR, State } from './state/state';
 import { STAGES, type Stage } from './types';
 import { MODULES } from '../modules';
+import { runEpilogStop } from '../modules/hepix';
 import { previewNetwork } from '../modules/network';
 import { readFileSync } from 'node:fs';
 import { buildGuestConfig } from './config/build';
@@ -264,6 +265,18 @@ async function cmdClean(args: GlobalArgs & { logs: boolean; 'clean-seed': boolea
   return 0;
 }
 
+async function cmdEpilogStop(args: GlobalArgs, io: CliIO): Promise<number> {
+  const host = hostFor(args);
+  const { log, flush } = await makeLogger(args, io, args['dry-run'] ? undefined : path.join(host.root, 'var/log/guestctx.log'));
+  try {
+    const r = await runEpilogStop({ host, log, stateDir: STATE_DIR });
+    if (!r.ran) io.stderr(`guestctx: epilog.sh stop not run: ${r.reason}\n`);
+    return 0;
+  } finally {
+    flush();
+  }
+}
+
 function cmdModules(io: CliIO): number {
   for (const m of MODULES) io.stdout(`${m.name.padEnd(22)} ${m.stage.padEnd(8)} ${m.frequency.padEnd(13)} ${m.description}\n`);
   return 0;
@@ -312,6 +325,9 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     })
     .command('modules', 'list the modules with stage and frequency', () => undefined, () => {
       code = cmdModules(io);
+    })
+    .command('hepix-epilog-stop', 'run the HEPiX epilog.sh stop at shutdown (guestctx-shutdown.service)', () => undefined, async (a) => {
+      code = await cmdEpilogStop(a as never, io);
     })
     .command('render-network', 'print the network files guestctx would write, without writing', (y) => y.option('renderer', { type: 'string', choices: NETWORK_RENDERERS }), async (a) => {
       code = await cmdRenderNetwork(a as never, io);

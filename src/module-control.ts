@@ -10,7 +10,7 @@
 //   post      runs after it, with GUESTCTX_RESULT=ok|failed
 // each with the same clean environment as user scripts plus GUESTCTX_MODULE.
 import type { Host } from './host/host';
-import { GUEST_PATH } from './host/node-host';
+import { GUEST_PATH } from './host/guest-path';
 
 export const HOOKS_DIR = '/etc/guestctx/hooks';
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { HostError, LimitError } from '../errors';
 import type { BlockSource, Volume } from '../media/volume';
 import { dirVolume } from './dir-volume';
+import { GUEST_PATH } from './guest-path';
 import type { Change, CommandResult, FileInfo, GuestUser, Host, HttpRequest, HttpResponse, MkdirOptions, OpenedBlock, RunOptions, WriteOptions } from './host';
 import { parseGroupIds, parsePasswd } from './passwd';
 import { normaliseGuestPath, resolveInRoot } from './resolve';
@@ -25,7 +26,6 @@ export interface NodeHostOptions {
   readonly executor?: Executor;
 }
 
-export const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PATH_DIRS = GUEST_PATH.split(':');
 const MAX_OUTPUT = 4 * 1024 * 1024;
 const DEFAULT_READ_LIMIT = 64 * 1024 * 1024;

@@ -4,7 +4,7 @@
 // line. Offline (--root other than "/") the script runs chrooted when the root
 // has a shell; otherwise it is skipped, never run against this machine.
 import { ModuleError } from '../errors';
-import { GUEST_PATH } from '../host/node-host';
+import { GUEST_PATH } from '../host/guest-path';
 import type { ModuleContext, ScriptSpec } from '../types';
 
 export interface ScriptRun {

@@ -114,7 +114,8 @@ export class State {
   async clean(opts: { logs: boolean }): Promise<string[]> {
     const removed: string[] = [];
     for (const name of await this.host.list(this.dir)) {
-      if (name === 'seed') continue;
+      // The seed and the administrator's per-boot/per-instance/per-once scripts are not instance state.
+      if (name === 'seed' || name === 'scripts') continue;
       await this.host.remove(`${this.dir}/${name}`);
       removed.push(`${this.dir}/${name}`);
     }
