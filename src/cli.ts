@@ -25,8 +25,9 @@ import { loadUserData, type LoadedUserData } from './userdata/load';
 
 const NETWORK_RENDERERS: NetworkRendererName[] = ['netplan', 'networkd', 'ifupdown', 'nm', 'ifcfg'];
 
-declare const __GUESTCTX_VERSION__: string | undefined;
-export const VERSION = typeof __GUESTCTX_VERSION__ === 'string' ? __GUESTCTX_VERSION__ : '0.0.0-dev';
+import { VERSION } from './version';
+
+export { VERSION };
 
 export interface GlobalArgs {
   root: string;
