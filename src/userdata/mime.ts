@@ -65,6 +65,18 @@ function headerString(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The type the part declares in its own Content-Type header. mailparser's
+ * `contentType` replaces application/octet-stream by a guess from the file
+ * name (x.sh -> application/x-shar) and can be absent for odd headers; the
+ * routing must see what the sender wrote. No header means text/plain (RFC
+ * 2045), which is then sniffed by its first line like cloud-init does.
+ */
+function declaredType(headers: ReadonlyMap<string, string>): string {
+  const declared = headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  return declared !== undefined && declared !== '' ? declared : 'text/plain';
+}
+
 function missingBoundary(node: TreeNode | undefined, depth = 0): boolean {
   if (node === undefined || depth > 64) return false;
   if (node.contentType?.startsWith('multipart/')) {
@@ -126,7 +138,7 @@ export async function splitMime(bytes: Buffer, origin: string, limits: MimeLimit
             leaves[index] = {
               partId,
               depth,
-              contentType: att.contentType.toLowerCase(),
+              contentType: declaredType(headers),
               filename: att.filename,
               headers,
               content: Buffer.concat(chunks),
