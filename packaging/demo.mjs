@@ -25,6 +25,12 @@ for (const [p, content] of Object.entries(files)) {
   writeFileSync(path.join(root, p), content);
 }
 mkdirSync(path.join(root, 'home/debian'), { recursive: true });
+// One NIC with the MAC the example's ETH0_MAC names, and ifupdown installed.
+mkdirSync(path.join(root, 'sys/class/net/eth0/device'), { recursive: true });
+writeFileSync(path.join(root, 'sys/class/net/eth0/address'), '02:00:0a:00:00:17\n');
+writeFileSync(path.join(root, 'sys/class/net/eth0/carrier'), '1\n');
+mkdirSync(path.join(root, 'sbin'), { recursive: true });
+writeFileSync(path.join(root, 'sbin/ifup'), '#!/bin/sh\n', { mode: 0o755 });
 
 const run = (title, args) => {
   console.log(`\n\x1b[1m$ guestctx ${args.join(' ')}\x1b[0m   # ${title}`);
@@ -36,7 +42,7 @@ console.log(`guestctx demo: guest root ${root}, context from ${path.relative(top
 run('show what would change, change nothing', ['run', '--root', root, '--seed', seed, '--dry-run']);
 const code = run('contextualize the guest', ['run', '--root', root, '--seed', seed]);
 console.log('\n\x1b[1mWhat changed in the guest:\x1b[0m');
-for (const p of ['etc/hostname', 'etc/hosts', 'home/debian/.ssh/authorized_keys']) {
+for (const p of ['etc/hostname', 'etc/hosts', 'home/debian/.ssh/authorized_keys', 'etc/network/interfaces.d/guestctx', 'etc/resolv.conf']) {
   const s = statSync(path.join(root, p));
   console.log(`--- /${p} (mode ${(s.mode & 0o7777).toString(8)}, uid ${s.uid})`);
   console.log(readFileSync(path.join(root, p), 'utf8').replace(/(ssh-\S+ \S{20})\S+/g, '$1...').trimEnd());

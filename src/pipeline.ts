@@ -310,11 +310,13 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       return { exitCode: 0, outcomes };
     }
     const previous: StatusFile = await state.readStatus().catch((): StatusFile => ({ version: 1, stages: {} }));
-    // Modules that already ran this boot (in an earlier stage that had a datasource).
+    // Modules already evaluated this boot in a stage that had a datasource. An
+    // earlier stage's module is caught up later only when its own stage found
+    // none (a metadata service answers only once the network is up).
     const ranThisBoot = new Set<string>();
     for (const st of STAGES) {
       const s = previous.stages[st];
-      if (s && s.bootId === boot && s.result !== 'no-datasource') for (const [name, m] of Object.entries(s.modules)) if (m.result !== 'skipped' || m.reason?.startsWith('already ran')) ranThisBoot.add(name);
+      if (s && s.bootId === boot && s.result !== 'no-datasource') for (const name of Object.keys(s.modules)) ranThisBoot.add(name);
     }
     const buildOpts = {
       defaultUser: opts.defaultUser ?? agent.defaultUser,
@@ -380,7 +382,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       for (const mod of candidates) {
         const st = await runModule(mod, cfg, env);
         modules[mod.name] = st;
-        if (!withoutDatasource && (st.result !== 'skipped' || st.reason?.startsWith('already ran'))) ranThisBoot.add(mod.name);
+        // Evaluated with a datasource (whatever the result): later stages of this boot leave it alone.
+        if (!withoutDatasource) ranThisBoot.add(mod.name);
       }
       const anyFailed = Object.values(modules).some((m) => m.result === 'failed') || errors.length > 0;
       if (anyFailed) failed = true;

@@ -202,7 +202,8 @@ export async function applyMounts(host: Host, log: Logger, cfg: MountsConfig): P
     for (const d of cfg.diskSetup) await guarded(w, d.origin, () => setupDisk(w, cfg, d));
     for (const f of cfg.fsSetup) await guarded(w, f.origin, () => setupFs(w, cfg, f));
   }
-  const fstabText = (await host.readTextIfExists('/etc/fstab')) ?? '';
+  const existingFstab = await host.readTextIfExists('/etc/fstab');
+  const fstabText = existingFstab ?? '';
   const fstab = parseFstab(fstabText);
   const takenSpecs = new Set(fstab.foreignEntries.map((e) => e.spec));
   const takenPoints = new Set(fstab.foreignEntries.filter((e) => e.file !== 'none' && e.vfstype !== 'swap').map((e) => e.file));
@@ -252,7 +253,9 @@ export async function applyMounts(host: Host, log: Logger, cfg: MountsConfig): P
     });
   }
 
-  if (await host.writeFile('/etc/fstab', renderFstab(fstabText, entries), { mode: 0o644 })) w.done.push(`/etc/fstab: ${entries.length} managed entries`);
+  const nextFstab = renderFstab(fstabText, entries);
+  // No fstab and nothing to put in it: do not create an empty one.
+  if ((existingFstab !== undefined || entries.length > 0) && (await host.writeFile('/etc/fstab', nextFstab, { mode: 0o644 }))) w.done.push(`/etc/fstab: ${entries.length} managed entries`);
   for (const e of entries) {
     if (e.vfstype === 'swap' || e.file === 'none') continue;
     const info = await host.stat(e.file);

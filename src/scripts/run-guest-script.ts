@@ -2,13 +2,22 @@
 // private copy of the context CD), with arguments and a working directory,
 // and run a list of them the way every script module does: in order, each one
 // even when an earlier one failed, the module failing at the end with every
-// failed script and its exit status. The offline rule is storeAndRunScript's:
-// chrooted when the root has /bin/sh, otherwise skipped, never run against the
-// machine guestctx itself runs on.
+// failed script and its exit status. Offline, scripts run chrooted when the
+// root has /bin/sh, otherwise they are skipped, never run against the machine
+// guestctx itself runs on; in a dry run they are recorded, not run.
 import { ModuleError, describeError } from '../errors';
 import type { Host } from '../host/host';
 import type { Logger } from '../log/logger';
-import { SCRIPT_TIMEOUT_MS, type ScriptRun } from './run-script';
+
+export interface ScriptRun {
+  readonly name: string;
+  readonly origin: string;
+  readonly exitCode?: number;
+  readonly skipped?: string;
+}
+
+/** Time limit of one user script: long jobs are allowed, a hung one is not forever. */
+export const SCRIPT_TIMEOUT_MS = 30 * 60 * 1000;
 
 /** A program at a guest path and what to call it in messages. */
 export interface GuestScript {
@@ -70,6 +79,10 @@ export async function runGuestScript(ctx: RunnerContext, script: GuestScript, en
   const [cmd, args] = commandFor(script.path, await headOf(host, script.path), script.args);
   log.event('task-start', `running ${script.origin}${script.args?.length ? ` ${script.args.join(' ')}` : ''}`);
   const res = await host.run(cmd, args, { env, cwd, timeoutMs: SCRIPT_TIMEOUT_MS });
+  if (host.dryRun) {
+    log.info(`would run ${script.origin}`);
+    return { name: script.name, origin: script.origin, skipped: 'dry run' };
+  }
   for (const line of `${res.stdout}${res.stderr}`.split('\n')) if (line.trim() !== '') log.info(`${script.name}: ${line}`);
   if (res.signal !== undefined) throw new ModuleError(script.origin, `killed by ${res.signal} (time limit ${SCRIPT_TIMEOUT_MS / 1000} s)`);
   if (res.code !== 0) throw new ModuleError(script.origin, `exited with status ${res.code}`);
