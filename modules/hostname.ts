@@ -65,16 +65,50 @@ export function updateEtcHosts(current: string, plan: HostnamePlan): string {
   return `${out.join('\n')}\n`;
 }
 
-export const hostname: Module<HostnamePlan> = {
+/** Resolve a DNS_HOSTNAME / EC2_HOSTNAME lookup into a name, or throw ConfigError naming the source. */
+export async function lookupHostname(ctx: ModuleContext, s: HostnameSettings): Promise<string> {
+  const { host } = ctx;
+  const lookup = s.lookup;
+  if (lookup === undefined) throw new ConfigError(s.origin, 'no hostname given');
+  if (lookup.kind === 'dns') {
+    // The guest's own resolver (nsswitch, /etc/hosts, DNS), through its getent.
+    if ((await host.which('getent')) === undefined) throw new ConfigError(s.origin, 'getent is not installed in the guest; cannot look the name up');
+    const res = await host.run('getent', ['hosts', lookup.address], { readOnly: true, timeoutMs: 10_000 });
+    const name = res.stdout.trim().split(/\s+/)[1];
+    if (res.code !== 0 || name === undefined) throw new ConfigError(s.origin, `no reverse DNS name for ${lookup.address}`);
+    return name;
+  }
+  const url = `${lookup.baseUrl.replace(/\/$/, '')}/latest/meta-data/local-hostname`;
+  const res = await host.fetch(url, { timeoutMs: 3000, maxBytes: 1024, maxRedirects: 0 });
+  if (res.status !== 200) throw new ConfigError(s.origin, `${url} answered HTTP ${res.status}`);
+  return res.body.toString('utf8').trim();
+}
+
+/** What parse() hands to run(): a ready plan, or settings whose name is looked up at run time. */
+export type HostnameWork = { readonly plan: HostnamePlan } | { readonly deferred: HostnameSettings };
+
+export const hostname: Module<HostnameWork> = {
   name: 'hostname',
   stage: 'local',
   frequency: 'always',
   description: 'set /etc/hostname, the /etc/hosts entry and the running hostname',
   parse(cfg) {
-    return cfg.hostname ? planHostname(cfg.hostname) : undefined;
+    const s = cfg.hostname;
+    if (s === undefined || s.preserve) return undefined;
+    if (s.hostname === undefined && s.fqdn === undefined) return s.lookup ? { deferred: s } : undefined;
+    const plan = planHostname(s);
+    return plan ? { plan } : undefined;
   },
-  async run(ctx: ModuleContext, plan: HostnamePlan): Promise<ModuleOutcome> {
+  async run(ctx: ModuleContext, work: HostnameWork): Promise<ModuleOutcome> {
     const { host, log } = ctx;
+    let plan: HostnamePlan | undefined;
+    if ('plan' in work) plan = work.plan;
+    else {
+      const name = await lookupHostname(ctx, work.deferred);
+      log.info(`${work.deferred.origin}: ${name}`);
+      plan = planHostname({ ...work.deferred, hostname: name });
+    }
+    if (plan === undefined) return { skipped: 'no hostname to set' };
     if (await host.writeFile('/etc/hostname', `${plan.name}\n`, { mode: 0o644 })) log.info(`/etc/hostname set to ${plan.name} (from ${plan.origin})`);
     if (plan.manageEtcHosts === true) {
       const current = (await host.readTextIfExists('/etc/hosts')) ?? '';

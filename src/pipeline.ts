@@ -322,6 +322,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       defaultUser: opts.defaultUser ?? agent.defaultUser,
       ...((opts.networkRenderer ?? agent.networkRenderer) ? { networkRenderer: (opts.networkRenderer ?? agent.networkRenderer) as NetworkRendererName } : {}),
       networkPolicy: agent.networkPolicy,
+      ...((opts.metadataUrl ?? agent.metadataUrl) !== undefined ? { metadataUrl: (opts.metadataUrl ?? agent.metadataUrl) as string } : {}),
     };
     let configErrorsReported = false;
     for (const stage of [...opts.stages].sort((a, b) => stageIndex(a) - stageIndex(b))) {

@@ -12,6 +12,8 @@ export interface BuildOptions {
   readonly defaultUser?: DefaultUserSettings;
   readonly networkRenderer?: NetworkRendererName;
   readonly networkPolicy?: 'new-instance' | 'always';
+  /** Base URL of the EC2-style metadata service (configuration or --metadata-url). */
+  readonly metadataUrl?: string;
 }
 
 export function buildGuestConfig(instance: InstanceData, opts: BuildOptions, userData: LoadedUserData = EMPTY_USERDATA): GuestConfig {
@@ -22,6 +24,8 @@ export function buildGuestConfig(instance: InstanceData, opts: BuildOptions, use
   if (instance.network) cfg = { ...cfg, network: { input: instance.network, policy: 'new-instance' } };
   if (instance.context) cfg = applyContext(cfg, instance.context);
   cfg = applyCloudConfig(cfg, userData.cloud, userData.parts);
+  const lookup = cfg.hostname?.lookup;
+  if (lookup?.kind === 'ec2' && opts.metadataUrl !== undefined && cfg.hostname) cfg = { ...cfg, hostname: { ...cfg.hostname, lookup: { kind: 'ec2', baseUrl: opts.metadataUrl } } };
   if (cfg.network) {
     cfg = { ...cfg, network: { ...cfg.network, ...(opts.networkRenderer !== undefined ? { renderer: opts.networkRenderer } : {}), ...(opts.networkPolicy ? { policy: opts.networkPolicy } : {}) } };
   }

@@ -4,6 +4,9 @@
 import type { ScriptSpec } from '../types';
 import type { GuestConfig, HostnameSettings, KeySet } from './guest-config';
 
+/** Where EC2_HOSTNAME looks, unless the configuration names another metadata URL. */
+export const EC2_METADATA_URL = 'http://169.254.169.254';
+
 /** Empty values mean "unset" in OpenNebula templates. */
 function get(vars: ReadonlyMap<string, string>, key: string): string | undefined {
   const v = vars.get(key);
@@ -15,6 +18,24 @@ export function contextUser(vars: ReadonlyMap<string, string>): string {
   return get(vars, 'USERNAME')?.trim() ?? 'root';
 }
 
+/** The first NIC address of the context (ETH0_IP, else the lowest-numbered ETH<n>_IP). */
+function firstAddress(vars: ReadonlyMap<string, string>): string | undefined {
+  const nics = [...vars.keys()]
+    .map((k) => /^ETH(\d+)_IP$/.exec(k))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(a[1]) - Number(b[1]));
+  for (const m of nics) {
+    const v = get(vars, m[0]);
+    if (v !== undefined) return v.trim();
+  }
+  return undefined;
+}
+
+function yes(v: string | undefined): boolean {
+  return v !== undefined && /^(yes|true|1)$/i.test(v.trim());
+}
+
+/** one-context's order: SET_HOSTNAME (or HOSTNAME), else DNS_HOSTNAME, else EC2_HOSTNAME. */
 function hostnameFromContext(vars: ReadonlyMap<string, string>): HostnameSettings | undefined {
   for (const key of ['SET_HOSTNAME', 'HOSTNAME']) {
     const v = get(vars, key);
@@ -22,6 +43,11 @@ function hostnameFromContext(vars: ReadonlyMap<string, string>): HostnameSetting
       return { hostname: v, preferFqdn: false, preserve: false, manageEtcHosts: true, origin: `context ${key}` };
     }
   }
+  if (yes(get(vars, 'DNS_HOSTNAME'))) {
+    const address = firstAddress(vars);
+    if (address !== undefined) return { preferFqdn: false, preserve: false, manageEtcHosts: true, origin: `context DNS_HOSTNAME (reverse DNS of ${address})`, lookup: { kind: 'dns', address } };
+  }
+  if (yes(get(vars, 'EC2_HOSTNAME'))) return { preferFqdn: false, preserve: false, manageEtcHosts: true, origin: 'context EC2_HOSTNAME (EC2 metadata local-hostname)', lookup: { kind: 'ec2', baseUrl: EC2_METADATA_URL } };
   return undefined;
 }
 

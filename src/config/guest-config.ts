@@ -32,6 +32,12 @@ export interface HostnameSettings {
   readonly manageEtcHosts: boolean | 'localhost';
   /** Which input set the name, for messages: "context.sh SET_HOSTNAME". */
   readonly origin: string;
+  /**
+   * Find the name at run time when none is given: the reverse DNS name of an
+   * address (OpenNebula DNS_HOSTNAME) or the EC2 metadata local-hostname
+   * (OpenNebula EC2_HOSTNAME).
+   */
+  readonly lookup?: { readonly kind: 'dns'; readonly address: string } | { readonly kind: 'ec2'; readonly baseUrl: string };
 }
 
 /** Public keys to add to one user's authorized_keys. */
