@@ -10,11 +10,12 @@ import { noCloud } from './nocloud';
 import { openNebula } from './opennebula';
 import { openstackMetadata } from './openstack-metadata';
 import { stratusLab } from './stratuslab';
+import { vmwareGuestinfo } from './vmware-guestinfo';
 
-export const DATASOURCES: readonly Datasource[] = [hepix, stratusLab, openNebula, configDrive, noCloud, ec2, openstackMetadata];
+export const DATASOURCES: readonly Datasource[] = [hepix, stratusLab, openNebula, vmwareGuestinfo, configDrive, noCloud, ec2, openstackMetadata];
 
 /** Names accepted for ds= and --datasource that are spellings of a registered one. */
-const ALIASES: Readonly<Record<string, string>> = { 'nocloud-net': 'nocloud', 'config-drive': 'configdrive', 'config_drive': 'configdrive', 'openstack-configdrive': 'configdrive', one: 'opennebula', openstack_metadata: 'openstack', aws: 'ec2' };
+const ALIASES: Readonly<Record<string, string>> = { 'nocloud-net': 'nocloud', 'config-drive': 'configdrive', 'config_drive': 'configdrive', 'openstack-configdrive': 'configdrive', one: 'opennebula', vmware: 'vmware-guestinfo', openstack_metadata: 'openstack', aws: 'ec2' };
 
 export function canonicalDatasourceName(name: string): string {
   const lower = name.toLowerCase();

@@ -5,7 +5,7 @@
 // IPv6-only guest).
 import type { Host } from '../../src/host/host';
 import type { DatasourceContext, Detection } from '../../src/types';
-import { cmdlineSelects, describeDmi, readDmi, type DmiFacts } from './dmi';
+import { cmdlineSelects, describeDmi, readDmi, type DmiFacts } from '../../src/detect/dmi';
 
 export const IMDS_IPV4 = 'http://169.254.169.254';
 export const IMDS_IPV6 = 'http://[fd00:ec2::254]';

@@ -14,7 +14,7 @@ import { fetchWithRetry, policyForBudget, type RetryPolicy } from '../../src/htt
 import type { Datasource, DatasourceContext, Detection, InjectedFile, InstanceData } from '../../src/types';
 import { openStackKeys, vendorPayload } from '../configdrive';
 import { isRecord } from '../configdrive/local-media';
-import { cmdlineSelects, describeDmi, readDmi, type DmiFacts } from '../ec2/dmi';
+import { cmdlineSelects, describeDmi, readDmi, type DmiFacts } from '../../src/detect/dmi';
 
 export const OPENSTACK_METADATA_URL = 'http://169.254.169.254';
 const MAX_JSON_BYTES = 1024 * 1024;

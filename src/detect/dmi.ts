@@ -1,7 +1,7 @@
 // DMI (SMBIOS) facts read as files under /sys/class/dmi/id, through the host so
 // a folder of fixtures is a whole fake machine. Shared by the metadata-service
 // datasources: their detection is local evidence only, never a network probe.
-import type { Host } from '../../src/host/host';
+import type { Host } from '../host/host';
 
 export const DMI_DIR = '/sys/class/dmi/id';
 
