@@ -183,8 +183,9 @@ export class NodeHost implements Host {
     const { uid, gid } = await this.ownerIds(opts.owner, guestPath);
     const before = await this.stat(guestPath);
     const parent = path.posix.dirname(normaliseGuestPath(guestPath));
-    // Missing parent directories are created (0755, root), as `install -D` would.
-    if (!(await this.exists(parent))) await this.mkdir(parent, { mode: 0o755, ...(opts.noSymlinkBelow !== undefined ? { noSymlinkBelow: opts.noSymlinkBelow } : {}) });
+    // Missing parent directories are created as `install -D` would, owned by
+    // root, no more open than the nearest existing ancestor (0700 under the state directory).
+    if (!(await this.exists(parent))) await this.mkdir(parent, { mode: await this.inheritedMode(parent), ...(opts.noSymlinkBelow !== undefined ? { noSymlinkBelow: opts.noSymlinkBelow } : {}) });
     let old: Buffer | undefined;
     if (before?.type === 'file') old = await this.readFile(guestPath);
     if (old !== undefined && before && old.equals(buf) && before.mode === opts.mode && before.uid === uid && before.gid === gid) return false;
@@ -243,7 +244,7 @@ export class NodeHost implements Host {
     }
     if (existing) throw new HostError(guestPath, 'exists and is not a directory');
     const parent = path.posix.dirname(normaliseGuestPath(guestPath));
-    if (parent !== guestPath && !(await this.exists(parent))) await this.mkdir(parent, { mode: 0o755 });
+    if (parent !== guestPath && !(await this.exists(parent))) await this.mkdir(parent, { mode: await this.inheritedMode(parent) });
     const { uid, gid } = await this.ownerIds(opts.owner, guestPath);
     this.log.push({ kind: 'mkdir', path: guestPath, mode: opts.mode, ...(opts.owner !== undefined ? { owner: opts.owner } : {}) });
     if (this.dryRun) {
@@ -256,6 +257,17 @@ export class NodeHost implements Host {
       await chmod(hostPath, opts.mode);
     } catch (err) {
       throw new HostError(guestPath, 'cannot create directory', { cause: err });
+    }
+  }
+
+  /** Mode for a missing directory: its nearest existing ancestor's, never more than 0755. */
+  private async inheritedMode(guestPath: string): Promise<number> {
+    let p = path.posix.dirname(normaliseGuestPath(guestPath));
+    for (;;) {
+      const info = await this.stat(p);
+      if (info?.type === 'dir') return info.mode & 0o755;
+      if (p === '/') return 0o755;
+      p = path.posix.dirname(p);
     }
   }
 

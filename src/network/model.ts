@@ -142,8 +142,13 @@ export function noIpv6(): IpConfig<Ipv6Method> {
   return { method: 'none', addresses: [] };
 }
 
-/** Append values not yet present, keeping first-seen order (DNS order is priority). */
+/** Append values not yet present, keeping first-seen order (DNS order is priority). Linear: a Set remembers what is in. */
 export function mergeUnique(into: string[], values: readonly string[]): string[] {
-  for (const v of values) if (!into.includes(v)) into.push(v);
+  const seen = new Set(into);
+  for (const v of values) {
+    if (seen.has(v)) continue;
+    seen.add(v);
+    into.push(v);
+  }
   return into;
 }
