@@ -77,7 +77,21 @@ export async function readNics(host: Host): Promise<GuestNic[]> {
   return nics;
 }
 
-/** Which stacks the target has installed, and its family (RHEL-like or Debian-like). */
+/** Whether a systemd unit is enabled in the guest: a symlink in some /etc/systemd/system/*.wants folder. */
+async function unitEnabled(host: Host, unit: string): Promise<boolean> {
+  for (const dir of await host.list('/etc/systemd/system')) {
+    if (dir.endsWith('.wants') && (await host.exists(`/etc/systemd/system/${dir}/${unit}`))) return true;
+  }
+  return false;
+}
+
+/**
+ * Which stacks the target uses, and its family (RHEL-like or Debian-like).
+ * Installed is not enough: Debian ships systemd-networkd with systemd but
+ * brings interfaces up with ifupdown, so networkd and NetworkManager count
+ * only when their unit is enabled. netplan, ifupdown and ifcfg scripts are
+ * used whenever they are installed.
+ */
 export async function detectStacks(host: Host): Promise<{ present: { netplan: boolean; networkd: boolean; ifupdown: boolean; nm: boolean; ifcfg: boolean }; family: 'debian' | 'rhel' }> {
   const any = async (...paths: string[]): Promise<boolean> => {
     for (const p of paths) if (await host.exists(p)) return true;
@@ -85,36 +99,14 @@ export async function detectStacks(host: Host): Promise<{ present: { netplan: bo
   };
   const present = {
     netplan: await any('/usr/sbin/netplan', '/usr/bin/netplan'),
-    networkd: await any('/lib/systemd/systemd-networkd', '/usr/lib/systemd/systemd-networkd'),
+    networkd: (await any('/lib/systemd/systemd-networkd', '/usr/lib/systemd/systemd-networkd')) && ((await unitEnabled(host, 'systemd-networkd.service')) || (await unitEnabled(host, 'systemd-networkd.socket'))),
     ifupdown: await any('/sbin/ifup', '/usr/sbin/ifup'),
-    nm: await any('/usr/sbin/NetworkManager', '/usr/bin/NetworkManager'),
+    nm: (await any('/usr/sbin/NetworkManager', '/usr/bin/NetworkManager')) && (await unitEnabled(host, 'NetworkManager.service')),
     ifcfg: await any('/etc/sysconfig/network-scripts'),
   };
   const osRelease = (await host.readTextIfExists('/etc/os-release')) ?? '';
   const rhel = (await host.exists('/etc/redhat-release')) || /^ID(_LIKE)?=.*\b(rhel|fedora|centos)\b/m.test(osRelease);
   return { present, family: rhel ? 'rhel' : 'debian' };
-}
-
-/** Make the running system use the new files: the stack's own reload command. */
-async function applyNow(ctx: ModuleContext, renderer: NetworkRendererName, net: BoundNetwork): Promise<void> {
-  const { host, log } = ctx;
-  const names = net.links.map((l) => l.name);
-  const steps: [string, string[]][] =
-    renderer === 'netplan'
-      ? [['netplan', ['apply']]]
-      : renderer === 'networkd'
-        ? [['networkctl', ['reload']], ['networkctl', ['reconfigure', ...names]]]
-        : renderer === 'nm'
-          ? [['nmcli', ['connection', 'reload']], ...names.map((n): [string, string[]] => ['nmcli', ['connection', 'up', `guestctx-${n}`]])]
-          : renderer === 'ifupdown'
-            ? names.flatMap((n): [string, string[]][] => [['ifdown', ['--force', n]], ['ifup', [n]]])
-            : names.flatMap((n): [string, string[]][] => [['ifdown', [n]], ['ifup', [n]]]);
-  for (const [cmd, args] of steps) {
-    if ((await host.which(cmd)) === undefined) throw new ConfigError('network', `${cmd} is not installed in the guest; the new configuration applies at the next boot`);
-    const res = await host.run(cmd, args, { timeoutMs: 60_000 });
-    if (res.code !== 0) throw new ConfigError('network', `${cmd} ${args.join(' ')} exited ${res.code}: ${res.stderr.trim()}`);
-  }
-  log.info(`applied with ${steps.map(([c, a]) => `${c} ${a.join(' ')}`).join('; ')}`);
 }
 
 export interface NetworkPlan {

@@ -88,3 +88,21 @@ describe('network module', () => {
     expect(root.read('etc/network/interfaces.d/guestctx')).toMatch(/iface eth0 inet dhcp/);
   });
 });
+
+describe('network stack detection', () => {
+  it('does not pick systemd-networkd that is installed but not enabled (Debian with ifupdown)', async () => {
+    root = makeTempRoot();
+    root.write('lib/systemd/systemd-networkd', '', 0o755);
+    await network.run(ctxFor(), network.parse(contextCfg(ETH0))!);
+    expect(root.read('etc/network/interfaces.d/guestctx')).toMatch(/iface eth0 inet static/);
+  });
+
+  it('picks systemd-networkd when its unit is enabled', async () => {
+    root = makeTempRoot();
+    root.write('lib/systemd/systemd-networkd', '', 0o755);
+    mkdirSync(root.file('etc/systemd/system/multi-user.target.wants'), { recursive: true });
+    writeFileSync(root.file('etc/systemd/system/multi-user.target.wants/systemd-networkd.service'), '');
+    await network.run(ctxFor(), network.parse(contextCfg(ETH0))!);
+    expect(root.read('etc/systemd/network/10-guestctx-eth0.network')).toMatch(/Address=10\.0\.0\.23\/24/);
+  });
+});
