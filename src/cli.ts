@@ -356,6 +356,13 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
 }
 
 export async function main(): Promise<void> {
+  // `guestctx modules | head` closes the pipe early: that is the reader's choice, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const code = await runCli(hideBin(process.argv));
   process.exitCode = code;
   process.exit(code);
