@@ -109,6 +109,28 @@ export async function detectStacks(host: Host): Promise<{ present: { netplan: bo
   return { present, family: rhel ? 'rhel' : 'debian' };
 }
 
+/** Make the running system use the new files: the stack's own reload command. */
+async function applyNow(ctx: ModuleContext, renderer: NetworkRendererName, net: BoundNetwork): Promise<void> {
+  const { host, log } = ctx;
+  const names = net.links.map((l) => l.name);
+  const steps: [string, string[]][] =
+    renderer === 'netplan'
+      ? [['netplan', ['apply']]]
+      : renderer === 'networkd'
+        ? [['networkctl', ['reload']], ['networkctl', ['reconfigure', ...names]]]
+        : renderer === 'nm'
+          ? [['nmcli', ['connection', 'reload']], ...names.map((n): [string, string[]] => ['nmcli', ['connection', 'up', `guestctx-${n}`]])]
+          : renderer === 'ifupdown'
+            ? names.flatMap((n): [string, string[]][] => [['ifdown', ['--force', n]], ['ifup', [n]]])
+            : names.flatMap((n): [string, string[]][] => [['ifdown', [n]], ['ifup', [n]]]);
+  for (const [cmd, args] of steps) {
+    if ((await host.which(cmd)) === undefined) throw new ConfigError('network', `${cmd} is not installed in the guest; the new configuration applies at the next boot`);
+    const res = await host.run(cmd, args, { timeoutMs: 60_000 });
+    if (res.code !== 0) throw new ConfigError('network', `${cmd} ${args.join(' ')} exited ${res.code}: ${res.stderr.trim()}`);
+  }
+  log.info(`applied with ${steps.map(([c, a]) => `${c} ${a.join(' ')}`).join('; ')}`);
+}
+
 export interface NetworkPlan {
   readonly settings: NetworkSettings;
 }

@@ -7,7 +7,7 @@ import { emptyGuestConfig, type GuestConfig } from '../../src/config/guest-confi
 import { memoryLogger } from '../../src/log/logger';
 import type { InstanceData, ModuleContext } from '../../src/types';
 import { network } from '../../modules/network';
-import { hostOn, makeTempRoot, type TempRoot } from '../helpers/temp-root';
+import { hostOn, makeTempRoot, recorder, type TempRoot } from '../helpers/temp-root';
 
 let root: TempRoot;
 afterEach(() => root?.cleanup());
@@ -104,5 +104,28 @@ describe('network stack detection', () => {
     writeFileSync(root.file('etc/systemd/system/multi-user.target.wants/systemd-networkd.service'), '');
     await network.run(ctxFor(), network.parse(contextCfg(ETH0))!);
     expect(root.read('etc/systemd/network/10-guestctx-eth0.network')).toMatch(/Address=10\.0\.0\.23\/24/);
+  });
+});
+
+describe('applying on a running system', () => {
+  it("with applyLive, new files are applied with the stack's own commands (ifdown/ifup per interface)", async () => {
+    root = makeTempRoot();
+    root.write('sbin/ifdown', '#!/bin/sh\n', 0o755);
+    const rec = recorder();
+    // A temp root that behaves as the running system: commands are recorded, never run.
+    const host = Object.create(hostOn(root, { executor: rec.executor }), { live: { value: true } }) as ReturnType<typeof hostOn>;
+    await network.run({ ...ctxFor(), host, applyLive: true }, network.parse(contextCfg(ETH0))!);
+    const argv = rec.calls.map((c) => c.slice(c.indexOf('/') + 1));
+    expect(argv).toEqual([
+      ['ifdown', '--force', 'eth0'],
+      ['ifup', 'eth0'],
+    ]);
+  });
+
+  it('without applyLive (early boot) nothing is run', async () => {
+    root = makeTempRoot();
+    const rec = recorder();
+    await network.run({ ...ctxFor(), host: hostOn(root, { executor: rec.executor }) }, network.parse(contextCfg(ETH0))!);
+    expect(rec.calls).toEqual([]);
   });
 });

@@ -129,7 +129,7 @@ async function runBoot(scenario, b, i, ctx) {
   } else {
     copyDisk(ctx.image.disk, disk);
   }
-  const seedIso = b.seed ? makeIso({ label: b.seed.label, files: b.seed.files, dir: path.join(dir, `seed-${i}`), out: path.join(dir, `seed-${i}.iso`) }) : undefined;
+  const seedIso = b.seed ? makeIso({ label: b.seed.label, files: b.seed.files, fs: b.seed.fs, dir: path.join(dir, `seed-${i}`), out: path.join(dir, `seed-${i}.iso`) }) : undefined;
   const consoleLog = path.join(dir, `console-${i}.log`);
   // A metadata service on the host's loopback, forwarded into the NIC's user network.
   const imds = b.ec2Metadata ? await startEc2Server(b.ec2Metadata) : undefined;

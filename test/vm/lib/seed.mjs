@@ -24,11 +24,7 @@ export function base64(text) {
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
-/**
- * Write files ({relative path: string | Buffer}) into dir and make a labelled
- * ISO (Joliet + Rock Ridge) of it at out.
- */
-export function makeIso({ label, files, dir, out }) {
+function writeTree(dir, files) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const [rel, content] of Object.entries(files)) {
@@ -36,7 +32,23 @@ export function makeIso({ label, files, dir, out }) {
     mkdirSync(path.dirname(p), { recursive: true });
     writeFileSync(p, content);
   }
+}
+
+/**
+ * Write files ({relative path: string | Buffer}) into dir and make a labelled
+ * medium of them at out: an ISO (Joliet + Rock Ridge) by default, or, with
+ * fs 'ext4', a labelled ext4 image — a filesystem guestctx's user-space
+ * readers do not read, so the guest must take the kernel-mount fallback.
+ */
+export function makeIso({ label, files, dir, out, fs = 'iso9660' }) {
+  writeTree(dir, files);
   rmSync(out, { force: true });
+  if (fs === 'ext4') {
+    writeFileSync(out, '');
+    run('truncate', ['-s', '8M', out], { quiet: true });
+    run('mkfs.ext4', ['-q', '-F', '-L', label, '-d', dir, out], { quiet: true });
+    return out;
+  }
   run('xorriso', ['-as', 'mkisofs', '-quiet', '-o', out, '-V', label, '-J', '-r', dir], { quiet: true });
   return out;
 }
