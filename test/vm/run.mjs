@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CACHE_ROOT, ensureBaseRootfs } from './lib/base-image.mjs';
 import { checkExpectations } from './lib/expect.mjs';
-import { copyDisk, prepareRunImage, withMountedDisk } from './lib/guest-image.mjs';
+import { copyDisk, prepareRunImage, withMountedDisk, withWritableDisk } from './lib/guest-image.mjs';
 import { have, log } from './lib/proc.mjs';
 import { boot, probeKvm, tail } from './lib/qemu.mjs';
 import { guestctxTimings, parseUnits, reportFromConsole, reportFromDisk } from './lib/report.mjs';
@@ -129,6 +129,8 @@ async function runBoot(scenario, b, i, ctx) {
   } else {
     copyDisk(ctx.image.disk, disk);
   }
+  // A scenario may change its guest before the boot (e.g. switch the network stack).
+  if (b.prepare) withWritableDisk(disk, path.join(dir, 'prep'), (mnt) => b.prepare(mnt));
   const seedIso = b.seed ? makeIso({ label: b.seed.label, files: b.seed.files, fs: b.seed.fs, dir: path.join(dir, `seed-${i}`), out: path.join(dir, `seed-${i}.iso`) }) : undefined;
   const consoleLog = path.join(dir, `console-${i}.log`);
   // A metadata service on the host's loopback, forwarded into the NIC's user network.

@@ -3,7 +3,7 @@
 // maintainer scripts are exercised for real), the test-only report unit, a
 // serial console, and fstab for a raw ext4 disk without partitions. Built
 // once per run as a sparse raw image; each boot gets a sparse copy.
-import { copyFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, copyFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootFiles, withChrootMounts } from './base-image.mjs';
@@ -105,6 +105,28 @@ export function withMountedDisk(disk, mnt, fn) {
   } finally {
     run('umount', [mnt], { quiet: true });
   }
+}
+
+/** Run fn(mountpoint) with the ext4 image mounted read-write (to prepare a scenario's guest); always unmounts. */
+export function withWritableDisk(disk, mnt, fn) {
+  mkdirSync(mnt, { recursive: true });
+  run('mount', ['-o', 'loop', disk, mnt], { quiet: true });
+  try {
+    return fn(mnt);
+  } finally {
+    run('umount', [mnt], { quiet: true });
+  }
+}
+
+/** Enable a unit in a mounted guest (the symlink `systemctl enable` makes). */
+export function enableGuestUnit(rootfs, target, unitPath) {
+  enableUnit(rootfs, target, unitPath);
+}
+
+/** Disable a unit in a mounted guest: remove its symlinks from every *.wants folder. */
+export function disableGuestUnit(rootfs, name) {
+  const dir = path.join(rootfs, 'etc/systemd/system');
+  for (const wants of readdirSync(dir).filter((d) => d.endsWith('.wants'))) rmSync(path.join(dir, wants, name), { force: true });
 }
 
 /** Read a guest file from a mounted image, or undefined. */
