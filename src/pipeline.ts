@@ -239,7 +239,11 @@ async function runModule(mod: AnyModule, cfg: GuestConfig, env: ModuleRunEnv): P
       log.event('task-end', `${mod.name} skipped: ${outcome.skipped}`, { result: 'skipped', durationMs });
       return { result: 'skipped', reason: outcome.skipped, startedAt, durationMs, changes: changes(), ...(outcome.details ? { details: outcome.details } : {}) };
     }
-    if (!host.dryRun) await state.markRun(mod.name, mod.frequency, instance.instanceId);
+    if (!host.dryRun) {
+      // A read-only /var must not turn a module that worked into a failure: it
+      // only means the module runs again next boot. Say so.
+      await state.markRun(mod.name, mod.frequency, instance.instanceId).catch((err: unknown) => log.error(`${describeError(err)}; ${mod.name} will run again at the next boot`));
+    }
     result = 'ok';
     log.event('task-end', `${mod.name} done`, { result: 'ok', durationMs });
     return { result: 'ok', startedAt, durationMs, changes: changes(), ...(outcome?.details ? { details: outcome.details } : {}) };
@@ -286,7 +290,9 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const session = new Session(opts);
   const state = new State(host, STATE_DIR);
   const record = async (stage: Stage, s: StageStatus): Promise<void> => {
-    if (!host.dryRun) await state.writeStageStatus(stage, s);
+    if (host.dryRun) return;
+    const where = await state.writeStageStatus(stage, s);
+    if (where !== state.statusFile) log.error(`${state.statusFile} is not writable; status recorded in ${where} for this boot`);
   };
   const outcomes: StageOutcome[] = [];
   let failed = false;
@@ -353,11 +359,18 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
           }
           const prevId = await state.previousInstanceId();
           if (!host.dryRun) {
-            if (prevId !== instance.instanceId) {
-              stageLog.info(prevId === undefined ? 'first boot of this instance' : `new instance (was ${prevId})`);
-              await state.setInstanceId(instance.instanceId);
+            try {
+              if (prevId !== instance.instanceId) {
+                stageLog.info(prevId === undefined ? 'first boot of this instance' : `new instance (was ${prevId})`);
+                await state.setInstanceId(instance.instanceId);
+              }
+              await state.writeInstanceData(instanceRecord(instance));
+            } catch (err) {
+              // The modules still run: a guest with a read-only /var must still get its network and keys.
+              const msg = `cannot record the instance in ${state.dir}: ${describeError(err)}`;
+              stageLog.error(msg);
+              errors.push(msg);
             }
-            await state.writeInstanceData(instanceRecord(instance));
           }
         }
       } else {

@@ -1,11 +1,13 @@
 // Pipeline behaviour around the modules: no datasource (network fallback
 // only), guestctx.yaml, the three ways to disable a module, image hooks, and
 // guestctx=off.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../src/log/logger';
 import { runPipeline } from '../src/pipeline';
+import { State } from '../src/state/state';
 import { STAGES } from '../src/types';
 import { addShell } from './helpers/chroot';
 import { hostOn, makeTempRoot, type TempRoot } from './helpers/temp-root';
@@ -102,5 +104,29 @@ describe('image hooks', () => {
     expect(result.exitCode).toBe(1);
     expect(modules.hostname?.error).toMatch(/hooks\/hostname\/pre: pre hook exited 4/);
     expect(root.read('etc/hostname')).toBe('debian\n');
+  });
+});
+
+describe('a read-only /var', () => {
+  it('the modules still run, the run fails clearly, and status is kept in /run for this boot', async () => {
+    root = makeTempRoot();
+    const varDir = root.file('var');
+    mkdirSync(varDir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', varDir]);
+    try {
+      const { result, log, modules } = await run({ seed: path.join(FIX, 'basic') });
+      expect(result.exitCode).toBe(1);
+      expect(modules.hostname?.result).toBe('ok');
+      expect(modules['ssh-authorized-keys']?.result).toBe('ok');
+      expect(root.read('etc/hostname')).toBe('web-01\n');
+      const text = log.lines.join('\n');
+      expect(text).toMatch(/cannot record the instance in \/var\/lib\/guestctx/);
+      expect(text).toMatch(/\/var\/lib\/guestctx\/status\.json is not writable; status recorded in \/run\/guestctx\/status\.json/);
+      const status = await new State(hostOn(root)).readStatus();
+      expect(status.stages.final?.modules['final-message']).toBeDefined();
+      expect(status.stages.local?.result).toBe('failed');
+    } finally {
+      execFileSync('umount', [varDir]);
+    }
   });
 });

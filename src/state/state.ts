@@ -4,10 +4,13 @@
 //   sem/once/<mod>            once-ever markers
 //   status.json               what each stage and module did in the last boot (0600)
 //   instance-data.json        the last instance data, secrets included (0600)
+import { HostError } from '../errors';
 import type { Host } from '../host/host';
 import type { Frequency, Stage } from '../types';
 
 export const STATE_DIR = '/var/lib/guestctx';
+/** Where this boot's status goes when the state directory cannot be written (read-only /var). */
+export const RUN_STATUS = '/run/guestctx/status.json';
 
 export type ModuleResult = 'ok' | 'failed' | 'skipped';
 
@@ -86,18 +89,39 @@ export class State {
     await this.host.writeFile(p, `${new Date().toISOString()}\n`, { mode: 0o600 });
   }
 
-  async readStatus(): Promise<StatusFile> {
-    const text = await this.host.readTextIfExists(`${this.dir}/status.json`);
-    if (text === undefined) return { version: 1, stages: {} };
-    const parsed = JSON.parse(text) as StatusFile;
-    return parsed.version === 1 && typeof parsed.stages === 'object' ? parsed : { version: 1, stages: {} };
+  get statusFile(): string {
+    return `${this.dir}/status.json`;
   }
 
-  async writeStageStatus(stage: Stage, status: StageStatus): Promise<void> {
-    const current = await this.readStatus().catch(() => ({ version: 1 as const, stages: {} }));
-    const next: StatusFile = { version: 1, stages: { ...current.stages, [stage]: status } };
-    await this.ensureDir();
-    await this.host.writeFile(`${this.dir}/status.json`, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+  private async readStatusFile(file: string): Promise<StatusFile | undefined> {
+    const text = await this.host.readTextIfExists(file);
+    if (text === undefined) return undefined;
+    const parsed = JSON.parse(text) as StatusFile;
+    return parsed.version === 1 && typeof parsed.stages === 'object' ? parsed : undefined;
+  }
+
+  /** status.json, with this boot's fallback copy in /run (used when /var was read-only) laid over it. */
+  async readStatus(): Promise<StatusFile> {
+    const main = await this.readStatusFile(this.statusFile);
+    const fallback = await this.readStatusFile(RUN_STATUS).catch(() => undefined);
+    return { version: 1, stages: { ...(main?.stages ?? {}), ...(fallback?.stages ?? {}) } };
+  }
+
+  /** Record a stage; returns the file written (the /run fallback when the state directory is not writable). */
+  async writeStageStatus(stage: Stage, status: StageStatus): Promise<string> {
+    const current = await this.readStatus().catch((): StatusFile => ({ version: 1, stages: {} }));
+    const text = `${JSON.stringify({ version: 1, stages: { ...current.stages, [stage]: status } } satisfies StatusFile, null, 2)}\n`;
+    try {
+      await this.ensureDir();
+      await this.host.writeFile(this.statusFile, text, { mode: 0o600 });
+      return this.statusFile;
+    } catch (err) {
+      if (!(err instanceof HostError)) throw err;
+      // /run is a tmpfs: always writable at boot, gone at the next one, which is right for this boot's status.
+      await this.host.mkdir('/run/guestctx', { mode: 0o700, owner: 'root' });
+      await this.host.writeFile(RUN_STATUS, text, { mode: 0o600 });
+      return RUN_STATUS;
+    }
   }
 
   async writeInstanceData(data: unknown): Promise<void> {
