@@ -1,9 +1,16 @@
 // The guestctx command line (yargs). This is the only place that calls
 // process.exit: 0 all done, 1 a module failed, 2 usage or a required datasource
 // missing. Errors are one line naming what failed and why; stacks only with -v.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { MODULES } from '../modules';
+import { runEpilogStop } from '../modules/hepix';
+import { previewNetwork } from '../modules/network';
+import { buildGuestConfig } from './config/build';
+import { formatIssue, validateCloudConfigText } from './config/cloud-config';
+import type { GuestConfig, NetworkRendererName } from './config/guest-config';
 import { GuestctxError, UsageError, describeError } from './errors';
 import { NodeHost } from './host/node-host';
 import { createLogger, pinoFileSink, type LogSinks, type Logger } from './log/logger';
@@ -12,22 +19,13 @@ import { renderDryRun } from './report/dry-run';
 import { redactInstance } from './report/redact';
 import { formatStatus, waitForFinal } from './report/status';
 import { STATE_DIR, State } from './state/state';
-import { STAGES, type Stage } from './types';
-import { MODULES } from '../modules';
-import { runEpilogStop } from '../modules/hepix';
-import { previewNetwork } from '../modules/network';
-import { readFileSync } from 'node:fs';
-import { buildGuestConfig } from './config/build';
-import { formatIssue, validateCloudConfigText } from './config/cloud-config';
-import type { GuestConfig, NetworkRendererName } from './config/guest-config';
-import type { InstanceData } from './types';
+import { STAGES, type InstanceData, type Stage } from './types';
 import { loadUserData, type LoadedUserData } from './userdata/load';
-
-const NETWORK_RENDERERS: NetworkRendererName[] = ['netplan', 'networkd', 'ifupdown', 'nm', 'ifcfg'];
-
 import { VERSION } from './version';
 
 export { VERSION };
+
+const NETWORK_RENDERERS: NetworkRendererName[] = ['netplan', 'networkd', 'ifupdown', 'nm', 'ifcfg'];
 
 export interface GlobalArgs {
   root: string;
@@ -86,20 +84,29 @@ function pipelineBase(args: GlobalArgs, host: NodeHost, log: Logger) {
 }
 
 /** Read the datasource and decode everything, changing nothing: for query and render-network. */
-async function readOnlyConfig(args: GlobalArgs, io: CliIO): Promise<{ session: Session; instance: InstanceData; userData: LoadedUserData; cfg: GuestConfig; host: NodeHost }> {
+/** Detect and read the datasource without changing anything (query, detect-like commands). */
+async function readOnlyInstance(args: GlobalArgs, io: CliIO): Promise<{ session: Session; instance: InstanceData; host: NodeHost }> {
   const host = new NodeHost({ root: path.resolve(args.root), dryRun: true });
   const { log } = await makeLogger(args, io, undefined);
   const session = new Session({ ...pipelineBase(args, host, log), stages: [...STAGES] });
-  await session.init();
-  const found = await session.findInstance('final');
-  if (!found.instance) {
+  try {
+    await session.init();
+    const found = await session.findInstance('final');
+    if (!found.instance) throw new UsageError('datasource', found.errors.length ? found.errors.map(describeError).join('; ') : 'no datasource found');
+    return { session, instance: found.instance, host };
+  } catch (err) {
     await session.close();
-    throw new UsageError('datasource', found.errors.length ? found.errors.map(describeError).join('; ') : 'no datasource found');
+    throw err;
   }
-  const userData = await loadUserData(host, found.instance, STATE_DIR);
+}
+
+/** ...and decode everything into the configuration the modules would see. */
+async function readOnlyConfig(args: GlobalArgs, io: CliIO): Promise<{ session: Session; instance: InstanceData; userData: LoadedUserData; cfg: GuestConfig; host: NodeHost }> {
+  const { session, instance, host } = await readOnlyInstance(args, io);
+  const userData = await loadUserData(host, instance, STATE_DIR);
   const renderer = args['network-renderer'] ?? session.agent.networkRenderer;
-  const cfg = buildGuestConfig(found.instance, { defaultUser: session.agent.defaultUser, ...(renderer ? { networkRenderer: renderer } : {}) }, userData);
-  return { session, instance: found.instance, userData, cfg, host };
+  const cfg = buildGuestConfig(instance, { defaultUser: session.agent.defaultUser, ...(renderer ? { networkRenderer: renderer } : {}) }, userData);
+  return { session, instance, userData, cfg, host };
 }
 
 const SECRET_CLOUD_KEYS = /^(password|passwd|hashed_passwd|plain_text_passwd|chpasswd|ssh_keys|content|source)$/;
@@ -221,14 +228,9 @@ async function cmdSchema(args: GlobalArgs & { file: string }, io: CliIO): Promis
 
 async function cmdQuery(args: GlobalArgs & { key?: string; 'show-secrets': boolean }, io: CliIO): Promise<number> {
   if (args.key === 'network' || args.key === 'userdata') return cmdQueryDecoded({ ...args, key: args.key }, io);
-  const host = new NodeHost({ root: path.resolve(args.root), dryRun: true });
-  const { log } = await makeLogger(args, io, undefined);
-  const session = new Session({ ...pipelineBase(args, host, log), stages: [...STAGES] });
+  const { session, instance } = await readOnlyInstance(args, io);
   try {
-    await session.init();
-    const found = await session.findInstance('final');
-    if (!found.instance) throw new UsageError('query', found.errors.length ? found.errors.map(describeError).join('; ') : 'no datasource found');
-    const doc = redactInstance(found.instance, args['show-secrets']);
+    const doc = redactInstance(instance, args['show-secrets']);
     let value: unknown = doc;
     if (args.key !== undefined) {
       const key = args.key;
