@@ -46,7 +46,7 @@ export function makeIso({ label, files, dir, out, fs = 'iso9660' }) {
   if (fs === 'ext4') {
     writeFileSync(out, '');
     run('truncate', ['-s', '8M', out], { quiet: true });
-    run('mkfs.ext4', ['-q', '-F', '-L', label, '-d', dir, out], { quiet: true });
+    run('mkfs.ext4', ['-q', '-F', '-b', '4096', '-L', label, '-d', dir, out], { quiet: true });
     return out;
   }
   run('xorriso', ['-as', 'mkisofs', '-quiet', '-o', out, '-V', label, '-J', '-r', dir], { quiet: true });
