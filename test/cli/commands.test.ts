@@ -67,3 +67,26 @@ describe('read-only commands', () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe('run --reconfigure', () => {
+  it('re-applies network, hostname and keys from a changed context, and never re-runs per-instance scripts', async () => {
+    root = makeTempRoot();
+    const { addShell } = await import('../helpers/chroot');
+    const { cpSync, mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    addShell(root.dir);
+    const seed = mkdtempSync(path.join(os.tmpdir(), 'reconf-'));
+    cpSync(path.join(__dirname, '../fixtures/opennebula/basic'), seed, { recursive: true });
+    expect((await cli(['run', '--seed', seed, '--root', root.dir])).code).toBe(0);
+    writeFileSync(root.file('var/tmp/guestctx-start-script.marker'), 'first run only');
+    // The cloud changes the context (a new address, a new name), same VM.
+    const ctx = readFileSync(path.join(seed, 'context.sh'), 'utf8').replace("ETH0_IP='10.0.0.23'", "ETH0_IP='10.0.0.99'").replace('web-01.example.org', 'web-02.example.org');
+    writeFileSync(path.join(seed, 'context.sh'), ctx);
+    const r = await cli(['run', '--reconfigure', '--seed', seed, '--root', root.dir]);
+    expect(r.code).toBe(0);
+    expect(root.read('etc/network/interfaces.d/guestctx')).toMatch(/address 10\.0\.0\.99\/24/);
+    expect(root.read('etc/hostname')).toBe('web-02\n');
+    expect(root.read('var/tmp/guestctx-start-script.marker')).toBe('first run only');
+    expect(r.err).not.toMatch(/user-scripts/);
+  });
+});
