@@ -199,6 +199,18 @@ describe('growing on a fake machine', () => {
     expect(rec.calls.map(guestCmd)).toEqual(['resize2fs /dev/vda1']);
   });
 
+  it('resize2fs missing: the module fails naming the tool, after growing the partition', async () => {
+    root = debianRoot();
+    for (const d of ['sbin', 'usr/sbin', 'usr/bin', 'bin']) rmSync(root.file(`${d}/resize2fs`), { force: true });
+    const rec = recorder((argv) => (guestCmd(argv).startsWith('growpart') ? ok(fixture('growpart-changed.txt')) : undefined));
+    const host = liveView(hostOn(root, { executor: rec.executor }));
+    const reports = await growAll(host, parseGrowpart(cfg({}))!);
+    expect(reports[0]?.error).toMatch(/resize2fs/);
+    expect(rec.calls.map(guestCmd)).toEqual(['growpart /dev/vda 1']);
+    const ctx = { host, log: memoryLogger(), instance, stage: 'network' as const, stateDir: '/var/lib/guestctx' };
+    await expect(growpart.run(ctx, parseGrowpart(cfg({}))!)).rejects.toThrow(/resize2fs/);
+  });
+
   it('bad items fail alone: unsupported filesystem, not a mount point, non-LVM device mapper', async () => {
     root = debianRoot();
     addDisk(root, 'vdb', '254:16');

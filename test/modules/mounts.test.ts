@@ -261,6 +261,16 @@ describe('mounts module, running guest (commands recorded)', () => {
     expect(managed(root)).toEqual([`/dev/vdb /mnt/eph auto defaults,nofail,${REQ} 0 2`]);
   });
 
+  it('a missing mkfs fails that item naming the tool; the mounts are still written', async () => {
+    root = guestRoot(['vdb']);
+    rmSync(root.file('usr/sbin/mkfs.ext4'));
+    const t = tools((cmd) => (cmd.startsWith('blkid -p') ? { code: 2, stdout: '', stderr: '' } : undefined));
+    const err = await runModule(liveView(hostOn(root, { executor: t.executor })), cfg({ fs_setup: [{ device: '/dev/vdb', filesystem: 'ext4' }], mounts: [['/dev/vdb', '/data']] })).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/mkfs\.ext4 is not installed in the guest/);
+    expect(t.calls.filter((x) => x.startsWith('mkfs'))).toEqual([]);
+    expect(managed(root)).toEqual([`/dev/vdb /data auto defaults,nofail,${REQ} 0 2`]);
+  });
+
   it('disk_setup partitions a blank disk through sfdisk and leaves a used one alone', async () => {
     root = guestRoot(['vdb', 'vdc']);
     root.write('sys/class/block/vdb/size', '2097152\n');
