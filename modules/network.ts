@@ -205,10 +205,17 @@ export const network: Module<NetworkPlan> = {
   async run(ctx: ModuleContext, plan: NetworkPlan): Promise<ModuleOutcome> {
     const { host, log, stateDir } = ctx;
     const { input } = plan.settings;
-    const digest = `${ctx.instance.instanceId} ${inputDigest(input)}\n`;
+    // "<instance> <input kind> <sha256>": what was written last, and from what.
+    const digest = `${ctx.instance.instanceId} ${input.kind} ${inputDigest(input)}\n`;
     const previous = await host.readTextIfExists(`${stateDir}/${INPUT_HASH}`);
     if (plan.settings.policy === 'new-instance' && previous === digest) {
       return { skipped: 'network input unchanged since it was last written; the files are left as they are' };
+    }
+    const [prevInstance, prevKind] = (previous ?? '').trim().split(' ');
+    if (input.kind === 'fallback' && prevKind !== undefined && prevKind !== 'fallback' && (ctx.instance.datasource === 'none' || prevInstance === ctx.instance.instanceId)) {
+      // The context CD was removed, or the datasource stopped describing the
+      // network: the configuration it gave is kept, never replaced by DHCP.
+      return { skipped: `keeping the network configuration written from ${prevKind} for instance ${prevInstance}; this boot has no network description` };
     }
     const nics = await readNics(host);
     const { present, family } = await detectStacks(host);

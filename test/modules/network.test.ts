@@ -129,3 +129,22 @@ describe('applying on a running system', () => {
     expect(rec.calls).toEqual([]);
   });
 });
+
+describe('the fallback never replaces a configuration a datasource gave', () => {
+  it('context CD removed on a later boot: the static configuration stays', async () => {
+    root = makeTempRoot();
+    await network.run(ctxFor('i-1'), network.parse(contextCfg(ETH0, 'i-1'))!);
+    const before = root.read('etc/network/interfaces.d/guestctx');
+    const none: ModuleContext = { ...ctxFor('i-1'), instance: { ...instance('i-1'), datasource: 'none' } };
+    const out = await network.run(none, network.parse(emptyGuestConfig('i-1'))!);
+    expect(out && 'skipped' in out ? out.skipped : undefined).toMatch(/keeping the network configuration written from opennebula for instance i-1/);
+    expect(root.read('etc/network/interfaces.d/guestctx')).toBe(before);
+  });
+
+  it('a new instance without network data gets the DHCP fallback, as with cloud-init', async () => {
+    root = makeTempRoot();
+    await network.run(ctxFor('i-1'), network.parse(contextCfg(ETH0, 'i-1'))!);
+    await network.run(ctxFor('i-2'), network.parse(emptyGuestConfig('i-2'))!);
+    expect(root.read('etc/network/interfaces.d/guestctx')).toMatch(/iface eth0 inet dhcp/);
+  });
+});
