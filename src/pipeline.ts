@@ -255,6 +255,7 @@ async function runModule(mod: AnyModule, cfg: GuestConfig, env: ModuleRunEnv): P
     const details = err instanceof ModuleError ? err.details : undefined;
     return { result: 'failed', error: message, startedAt, durationMs, changes: changes(), ...(details ? { details } : {}) };
   } finally {
+    // A post hook that cannot even be looked up (unreadable /etc/guestctx/hooks) must not mask the module's result.
     const post = await findHook(host, mod.name, 'post').catch(() => undefined);
     if (post !== undefined) {
       const r = await runHook(host, post, hookEnv, mod.name, result).catch((e: unknown) => ({ code: -1, output: describeError(e) }));

@@ -103,6 +103,7 @@ export class State {
   /** status.json, with this boot's fallback copy in /run (used when /var was read-only) laid over it. */
   async readStatus(): Promise<StatusFile> {
     const main = await this.readStatusFile(this.statusFile);
+    // The /run copy is optional: an unreadable or corrupt one is ignored, the main file still answers.
     const fallback = await this.readStatusFile(RUN_STATUS).catch(() => undefined);
     return { version: 1, stages: { ...(main?.stages ?? {}), ...(fallback?.stages ?? {}) } };
   }
