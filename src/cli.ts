@@ -259,7 +259,8 @@ async function cmdClean(args: GlobalArgs & { logs: boolean; 'clean-seed': boolea
   const host = hostFor(args);
   const state = new State(host, STATE_DIR);
   const removed = await state.clean({ logs: args.logs });
-  if (args['clean-seed']) {
+  // `clean --seed` (as documented) arrives as the global --seed option without a path.
+  if (args['clean-seed'] || args.seed === '') {
     await host.remove(`${STATE_DIR}/seed`);
     removed.push(`${STATE_DIR}/seed`);
   }

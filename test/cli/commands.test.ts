@@ -90,3 +90,20 @@ describe('run --reconfigure', () => {
     expect(r.err).not.toMatch(/user-scripts/);
   });
 });
+
+describe('clean', () => {
+  it('clean --seed also removes the seed folder; plain clean keeps it and the admin scripts', async () => {
+    root = makeTempRoot();
+    root.write('var/lib/guestctx/instance-id', 'i-1\n');
+    root.write('var/lib/guestctx/seed/nocloud/meta-data', 'instance-id: i-1\n');
+    root.write('var/lib/guestctx/scripts/per-boot/10-x', '#!/bin/sh\n', 0o755);
+    const plain = await cli(['clean', '--root', root.dir]);
+    expect(plain.code).toBe(0);
+    expect(() => root.read('var/lib/guestctx/instance-id')).toThrow();
+    expect(root.read('var/lib/guestctx/seed/nocloud/meta-data')).toBe('instance-id: i-1\n');
+    expect(root.read('var/lib/guestctx/scripts/per-boot/10-x')).toBe('#!/bin/sh\n');
+    const withSeed = await cli(['clean', '--seed', '--root', root.dir]);
+    expect(withSeed.code).toBe(0);
+    expect(() => root.read('var/lib/guestctx/seed/nocloud/meta-data')).toThrow();
+  });
+});
