@@ -4,24 +4,22 @@
 // read the way the guest reads its own devices.
 import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { configDrive, openStackKeys, pickVersion, vendorPayload } from '../../datasources/configdrive';
 import { DatasourceError } from '../../src/errors';
-import { memoryLogger } from '../../src/log/logger';
-import { Session } from '../../src/pipeline';
 import type { InstanceData } from '../../src/types';
 import { buildFatImage, cleanupFatImages } from '../helpers/fat-images';
 import { buildIso } from '../helpers/iso-images';
+import { datasourceHarness } from '../helpers/datasource-harness';
 import { hostOn, makeTempRoot, type TempRoot } from '../helpers/temp-root';
 
 const FIX = path.resolve(__dirname, '../fixtures/datasources/configdrive');
-const roots: TempRoot[] = [];
-const sessions: Session[] = [];
+const harness = datasourceHarness();
 
 /** A fake guest: the image is /dev/<dev>, udev's by-label link points at it. */
 function machine(media: { label: string; image: string; dev?: string }[], cmdline = ''): TempRoot {
   const root = makeTempRoot();
-  roots.push(root);
+  harness.track(root);
   mkdirSync(root.file('dev/disk/by-label'), { recursive: true });
   for (const [i, m] of media.entries()) {
     const dev = m.dev ?? (i === 0 ? 'sr0' : `vd${String.fromCharCode(98 + i)}`);
@@ -32,24 +30,8 @@ function machine(media: { label: string; image: string; dev?: string }[], cmdlin
   return root;
 }
 
-async function contextOf(root: TempRoot, seed?: string) {
-  const session = new Session({ host: hostOn(root), log: memoryLogger(), stages: ['local'], ...(seed !== undefined ? { seed } : {}) });
-  sessions.push(session);
-  await session.init();
-  return session.dsContext();
-}
-
-async function detectAndRead(root: TempRoot, seed?: string): Promise<InstanceData> {
-  const ctx = await contextOf(root, seed);
-  const d = await configDrive.detect(ctx);
-  expect(d.found, d.evidence).toBe(true);
-  return configDrive.read(ctx, d);
-}
-
-afterEach(async () => {
-  for (const s of sessions.splice(0)) await s.close();
-  for (const r of roots.splice(0)) r.cleanup();
-});
+const contextOf = (root: TempRoot, seed?: string) => harness.contextOf(root, seed !== undefined ? { seed } : {});
+const detectAndRead = (root: TempRoot, seed?: string): Promise<InstanceData> => harness.detectAndRead(configDrive, root, seed !== undefined ? { seed } : {});
 afterAll(() => cleanupFatImages());
 
 /** What every medium holding the v2 fixture must yield, whatever tool wrote it. */

@@ -3,23 +3,21 @@
 // EC2_USER_DATA, PUBLIC_KEY and ROOT_PUBKEY decoded, the scripts exposed.
 import { copyFileSync, cpSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HEPIX_SCRIPTS_KEY, ROOT_PUBLIC_KEYS_KEY, hepix, hepixScriptsOf } from '../../datasources/hepix';
 import { openNebula } from '../../datasources/opennebula';
 import { DatasourceError } from '../../src/errors';
-import { memoryLogger } from '../../src/log/logger';
-import { Session } from '../../src/pipeline';
 import type { InstanceData } from '../../src/types';
 import { buildIso } from '../helpers/iso-images';
-import { hostOn, makeTempRoot, type TempRoot } from '../helpers/temp-root';
+import { datasourceHarness } from '../helpers/datasource-harness';
+import { makeTempRoot, type TempRoot } from '../helpers/temp-root';
 
 const FIX = path.resolve(__dirname, '../fixtures/datasources/hepix');
-const roots: TempRoot[] = [];
-const sessions: Session[] = [];
+const harness = datasourceHarness();
 
 function machine(media: { label: string; image: string }[]): TempRoot {
   const root = makeTempRoot();
-  roots.push(root);
+  harness.track(root);
   mkdirSync(root.file('dev/disk/by-label'), { recursive: true });
   for (const [i, m] of media.entries()) {
     const dev = i === 0 ? 'sr0' : `sr${i}`;
@@ -32,30 +30,14 @@ function machine(media: { label: string; image: string }[]): TempRoot {
 /** A copy of the HEPiX CD folder, with files changed or removed. */
 function cdDir(change: (dir: TempRoot) => void = () => undefined): string {
   const dir = makeTempRoot({ minimal: true });
-  roots.push(dir);
+  harness.track(dir);
   cpSync(path.join(FIX, 'cd'), dir.dir, { recursive: true });
   change(dir);
   return dir.dir;
 }
 
-async function contextOf(root: TempRoot, seed?: string) {
-  const session = new Session({ host: hostOn(root), log: memoryLogger(), stages: ['local'], ...(seed !== undefined ? { seed } : {}) });
-  sessions.push(session);
-  await session.init();
-  return session.dsContext();
-}
-
-async function detectAndRead(root: TempRoot, seed?: string): Promise<InstanceData> {
-  const ctx = await contextOf(root, seed);
-  const d = await hepix.detect(ctx);
-  expect(d.found, d.evidence).toBe(true);
-  return hepix.read(ctx, d);
-}
-
-afterEach(async () => {
-  for (const s of sessions.splice(0)) await s.close();
-  for (const r of roots.splice(0)) r.cleanup();
-});
+const contextOf = (root: TempRoot, seed?: string) => harness.contextOf(root, seed !== undefined ? { seed } : {});
+const detectAndRead = (root: TempRoot, seed?: string): Promise<InstanceData> => harness.detectAndRead(hepix, root, seed !== undefined ? { seed } : {});
 
 function expectHepix(data: InstanceData): void {
   expect(data.datasource).toBe('hepix');
@@ -97,7 +79,7 @@ describe('hepix datasource', () => {
   it('finds a CD with only epilog.sh, under StratusLab\'s label', async () => {
     // Only context.sh, epilog.sh and root.pub: no prolog, no init.
     const only = makeTempRoot({ minimal: true });
-    roots.push(only);
+    harness.track(only);
     for (const f of ['context.sh', 'epilog.sh', 'root.pub']) cpSync(path.join(FIX, 'cd', f), only.file(f));
     const iso = buildIso(only.dir, { label: '_STRATUSLAB', tool: 'genisoimage', joliet: true, rockRidge: true });
     const data = await detectAndRead(machine([{ label: '_STRATUSLAB', image: iso }]));

@@ -6,24 +6,22 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, symlinkSync } from 'node
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noCloud, parseNetworkConfig, seedTarget } from '../../datasources/nocloud';
 import { cmdlineWords, noCloudFromCmdline } from '../../datasources/nocloud/cmdline';
 import { DatasourceError } from '../../src/errors';
-import { memoryLogger } from '../../src/log/logger';
-import { Session } from '../../src/pipeline';
 import type { InstanceData } from '../../src/types';
 import { buildFatImage, cleanupFatImages } from '../helpers/fat-images';
 import { buildIso } from '../helpers/iso-images';
-import { hostOn, makeTempRoot, type TempRoot } from '../helpers/temp-root';
+import { datasourceHarness, type ContextOptions } from '../helpers/datasource-harness';
+import { makeTempRoot, type TempRoot } from '../helpers/temp-root';
 
 const FIX = path.resolve(__dirname, '../fixtures/datasources/nocloud');
-const roots: TempRoot[] = [];
-const sessions: Session[] = [];
+const harness = datasourceHarness();
 
 function machine(media: { label: string; image: string; dev?: string }[], cmdline = ''): TempRoot {
   const root = makeTempRoot();
-  roots.push(root);
+  harness.track(root);
   mkdirSync(root.file('dev/disk/by-label'), { recursive: true });
   for (const [i, m] of media.entries()) {
     const dev = m.dev ?? (i === 0 ? 'sr0' : 'vdb');
@@ -32,20 +30,6 @@ function machine(media: { label: string; image: string; dev?: string }[], cmdlin
   }
   if (cmdline) root.write('proc/cmdline', `${cmdline}\n`);
   return root;
-}
-
-async function contextOf(root: TempRoot, opts: { seed?: string; networkBudgetMs?: number } = {}) {
-  const session = new Session({ host: hostOn(root), log: memoryLogger(), stages: ['local'], ...opts });
-  sessions.push(session);
-  await session.init();
-  return session.dsContext();
-}
-
-async function detectAndRead(root: TempRoot, opts: { seed?: string; networkBudgetMs?: number } = {}): Promise<InstanceData> {
-  const ctx = await contextOf(root, opts);
-  const d = await noCloud.detect(ctx);
-  expect(d.found, d.evidence).toBe(true);
-  return noCloud.read(ctx, d);
 }
 
 async function readError(root: TempRoot, opts: { networkBudgetMs?: number } = {}): Promise<DatasourceError> {
@@ -60,10 +44,8 @@ async function readError(root: TempRoot, opts: { networkBudgetMs?: number } = {}
   return err as DatasourceError;
 }
 
-afterEach(async () => {
-  for (const s of sessions.splice(0)) await s.close();
-  for (const r of roots.splice(0)) r.cleanup();
-});
+const contextOf = (root: TempRoot, opts: ContextOptions = {}) => harness.contextOf(root, opts);
+const detectAndRead = (root: TempRoot, opts: ContextOptions = {}): Promise<InstanceData> => harness.detectAndRead(noCloud, root, opts);
 afterAll(() => cleanupFatImages());
 
 function expectBasic(data: InstanceData): void {
@@ -128,14 +110,14 @@ describe('nocloud from labelled media', () => {
 
   it('rejects meta-data that is YAML but not a mapping, and a medium without meta-data', async () => {
     const dir = makeTempRoot({ minimal: true });
-    roots.push(dir);
+    harness.track(dir);
     dir.write('meta-data', '- just\n- a list\n');
     const iso = buildIso(dir.dir, { label: 'cidata', tool: 'xorriso', rockRidge: true });
     const err = await readError(machine([{ label: 'cidata', image: iso }]));
     expect(err.message).toMatch(/expected a YAML mapping, found a list/);
 
     const empty = makeTempRoot({ minimal: true });
-    roots.push(empty);
+    harness.track(empty);
     empty.write('user-data', '#!/bin/sh\n');
     const iso2 = buildIso(empty.dir, { label: 'cidata', tool: 'xorriso', rockRidge: true });
     const err2 = await readError(machine([{ label: 'cidata', image: iso2 }]));

@@ -6,24 +6,22 @@ import { copyFileSync, cpSync, mkdirSync, symlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openNebula } from '../../datasources/opennebula';
 import { STRATUSLAB_MAX_GZIP_BYTES, applyStratusLabCloudInit, stratusLab, stratusLabCloudInit } from '../../datasources/stratuslab';
 import { DatasourceError, LimitError } from '../../src/errors';
-import { memoryLogger } from '../../src/log/logger';
-import { Session } from '../../src/pipeline';
 import type { InstanceData } from '../../src/types';
 import { buildFatImage, cleanupFatImages } from '../helpers/fat-images';
 import { buildIso } from '../helpers/iso-images';
-import { hostOn, makeTempRoot, type TempRoot } from '../helpers/temp-root';
+import { datasourceHarness } from '../helpers/datasource-harness';
+import { makeTempRoot, type TempRoot } from '../helpers/temp-root';
 
 const FIX = path.resolve(__dirname, '../fixtures/datasources/stratuslab');
-const roots: TempRoot[] = [];
-const sessions: Session[] = [];
+const harness = datasourceHarness();
 
 function machine(media: { label: string; image: string; dev?: string }[]): TempRoot {
   const root = makeTempRoot();
-  roots.push(root);
+  harness.track(root);
   mkdirSync(root.file('dev/disk/by-label'), { recursive: true });
   for (const [i, m] of media.entries()) {
     const dev = m.dev ?? (i === 0 ? 'sr0' : 'vdb');
@@ -36,30 +34,14 @@ function machine(media: { label: string; image: string; dev?: string }[]): TempR
 /** A folder holding the fixture CD plus extra context.sh lines (for the cloud-init method). */
 function cdDir(extra = ''): string {
   const dir = makeTempRoot({ minimal: true });
-  roots.push(dir);
+  harness.track(dir);
   cpSync(path.join(FIX, 'cd'), dir.dir, { recursive: true });
   if (extra) dir.write('context.sh', `${dir.read('context.sh')}${extra}`);
   return dir.dir;
 }
 
-async function contextOf(root: TempRoot, seed?: string) {
-  const session = new Session({ host: hostOn(root), log: memoryLogger(), stages: ['local'], ...(seed !== undefined ? { seed } : {}) });
-  sessions.push(session);
-  await session.init();
-  return session.dsContext();
-}
-
-async function detectAndRead(root: TempRoot, seed?: string): Promise<InstanceData> {
-  const ctx = await contextOf(root, seed);
-  const d = await stratusLab.detect(ctx);
-  expect(d.found, d.evidence).toBe(true);
-  return stratusLab.read(ctx, d);
-}
-
-afterEach(async () => {
-  for (const s of sessions.splice(0)) await s.close();
-  for (const r of roots.splice(0)) r.cleanup();
-});
+const contextOf = (root: TempRoot, seed?: string) => harness.contextOf(root, seed !== undefined ? { seed } : {});
+const detectAndRead = (root: TempRoot, seed?: string): Promise<InstanceData> => harness.detectAndRead(stratusLab, root, seed !== undefined ? { seed } : {});
 afterAll(() => cleanupFatImages());
 
 const USER_DATA = '#!/bin/sh\necho "hello from StratusLab" > /run/sl\n';
@@ -132,7 +114,7 @@ describe('stratuslab: the _STRATUSLAB context CD', () => {
     expect(data.problems[0]?.source).toMatch(/_STRATUSLAB:\/context\.sh:\d+$/);
 
     const junk = makeTempRoot({ minimal: true });
-    roots.push(junk);
+    harness.track(junk);
     junk.write('context.sh', '<html><body>502 Bad Gateway</body></html>\n');
     const iso2 = buildIso(junk.dir, { label: '_STRATUSLAB', tool: 'xorriso', rockRidge: true });
     const ctx = await contextOf(machine([{ label: '_STRATUSLAB', image: iso2 }]));
@@ -155,7 +137,7 @@ describe('stratuslab: the _CLOUD_INIT disk', () => {
 
   it('rejects a meta.js that is not JSON', async () => {
     const dir = makeTempRoot({ minimal: true });
-    roots.push(dir);
+    harness.track(dir);
     cpSync(path.join(FIX, 'cloud-init-disk'), dir.dir, { recursive: true });
     dir.write('meta.js', "{'user-data': 'single quotes are not JSON'}\n");
     const img = buildFatImage(dir.dir, { label: '_CLOUD_INIT' });
