@@ -14,7 +14,7 @@ import type { BlockSource, Volume } from '../media/volume';
 import { dirVolume } from './dir-volume';
 import { GUEST_PATH } from './guest-path';
 import type { Change, CommandResult, FileInfo, GuestUser, Host, HttpRequest, HttpResponse, MkdirOptions, OpenedBlock, RunOptions, WriteOptions } from './host';
-import { parseGroupIds, parsePasswd } from './passwd';
+import { parseGroupFile, parsePasswd } from './passwd';
 import { normaliseGuestPath, resolveInRoot } from './resolve';
 
 /** Runs a program; replaced in tests by a recorder. argv[0] is the program. */
@@ -164,8 +164,7 @@ export class NodeHost implements Host {
     if (!user) throw new HostError(what, `owner ${userName} is not in the guest's /etc/passwd`);
     let gid = user.gid;
     if (groupName !== undefined && groupName !== '') {
-      const groups = parseGroupIds((await this.readTextIfExists('/etc/group')) ?? '');
-      const g = groups.get(groupName);
+      const g = parseGroupFile((await this.readTextIfExists('/etc/group')) ?? '').get(groupName)?.gid;
       if (g === undefined) throw new HostError(what, `group ${groupName} is not in the guest's /etc/group`);
       gid = g;
     }

@@ -16,13 +16,22 @@ export function parsePasswd(text: string): GuestUser[] {
   return users;
 }
 
-export function parseGroupIds(text: string): Map<string, number> {
-  const groups = new Map<string, number>();
+export interface GroupEntry {
+  readonly name: string;
+  readonly gid: number;
+  readonly members: readonly string[];
+}
+
+export function parseGroupFile(text: string): Map<string, GroupEntry> {
+  const groups = new Map<string, GroupEntry>();
   for (const line of text.split('\n')) {
+    if (line.trim() === '' || line.startsWith('#')) continue;
     const f = line.split(':');
-    if (f.length < 3 || line.startsWith('#')) continue;
+    if (f.length < 3) continue;
     const gid = Number(f[2]);
-    if (Number.isInteger(gid)) groups.set(f[0] as string, gid);
+    if (!Number.isInteger(gid)) continue;
+    const members = (f[3] ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
+    groups.set(f[0] as string, { name: f[0] as string, gid, members });
   }
   return groups;
 }

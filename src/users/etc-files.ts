@@ -4,27 +4,10 @@
 // own tools (useradd, chpasswd, ...), which lock the files properly.
 import { HostError } from '../errors';
 import type { Host } from '../host/host';
-import { parsePasswd } from '../host/passwd';
+import { parseGroupFile, parsePasswd, type GroupEntry } from '../host/passwd';
 
-export interface GroupEntry {
-  readonly name: string;
-  readonly gid: number;
-  readonly members: readonly string[];
-}
-
-export function parseGroupFile(text: string): Map<string, GroupEntry> {
-  const groups = new Map<string, GroupEntry>();
-  for (const line of text.split('\n')) {
-    if (line.trim() === '' || line.startsWith('#')) continue;
-    const f = line.split(':');
-    if (f.length < 4) continue;
-    const gid = Number(f[2]);
-    if (!Number.isInteger(gid)) continue;
-    const members = (f[3] ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
-    groups.set(f[0] as string, { name: f[0] as string, gid, members });
-  }
-  return groups;
-}
+// The group file is parsed where the Host reads owners: one parser for both.
+export { parseGroupFile, type GroupEntry };
 
 export interface ShadowEntry {
   /** The password field: a hash, "!"-prefixed when locked, "*" or "!" for none. */
