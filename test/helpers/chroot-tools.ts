@@ -2,24 +2,9 @@
 // usermod, gpasswd, chpasswd, passwd, visudo) with the libraries they link and
 // the files they read, so the modules' commands run for real, chrooted, and
 // the test reads the resulting /etc/passwd, /etc/shadow and /etc/group.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-function copyWithLibs(root: string, binary: string): void {
-  const dest = path.join(root, binary);
-  mkdirSync(path.dirname(dest), { recursive: true });
-  copyFileSync(realpathSync(binary), dest);
-  chmodSync(dest, 0o755);
-  const ldd = execFileSync('ldd', [binary]).toString();
-  for (const m of ldd.matchAll(/(\/\S+\.so[^\s]*)/g)) {
-    const lib = m[1] as string;
-    const libDest = path.join(root, lib);
-    if (existsSync(libDest)) continue;
-    mkdirSync(path.dirname(libDest), { recursive: true });
-    copyFileSync(realpathSync(lib), libDest);
-  }
-}
+import { addTools } from './add-tools';
 
 export const ACCOUNT_TOOLS = ['/usr/sbin/useradd', '/usr/sbin/groupadd', '/usr/sbin/usermod', '/usr/bin/gpasswd', '/usr/sbin/chpasswd', '/usr/bin/passwd'];
 
@@ -34,7 +19,8 @@ export function haveTools(withVisudo = false): boolean {
  * root's /etc/passwd and /etc/group. `visudo` adds sudo's checker.
  */
 export function addAccountTools(root: string, opts: { visudo?: boolean } = {}): void {
-  for (const t of [...ACCOUNT_TOOLS, '/usr/bin/env', ...(opts.visudo ? ['/usr/sbin/visudo'] : [])]) copyWithLibs(root, t);
+  const missing = addTools(root, [...ACCOUNT_TOOLS, '/usr/bin/env', ...(opts.visudo ? ['/usr/sbin/visudo'] : [])]);
+  if (missing.length > 0) throw new Error(`this machine lacks ${missing.join(', ')} (check haveTools() first)`);
   if (existsSync('/etc/login.defs')) copyFileSync('/etc/login.defs', path.join(root, 'etc/login.defs'));
   mkdirSync(path.join(root, 'etc/skel'), { recursive: true });
   writeFileSync(path.join(root, 'etc/skel/.profile'), '# skel\n');

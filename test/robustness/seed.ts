@@ -1,8 +1,7 @@
 // Seeds for robustness runs: an OpenNebula context folder (context.sh written
 // the way OpenNebula writes it) in a fresh temp directory, optionally as an
 // ISO image built with xorriso, and a way to copy host tools into a temp root.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatContextSh } from '../../src/formats/context-sh';
@@ -23,21 +22,4 @@ export function contextIso(vars: Record<string, string>): string {
   return buildIso(contextSeed(vars), { label: 'CONTEXT', tool: 'xorriso', joliet: true, rockRidge: true });
 }
 
-/** Copy host binaries (and the libraries they link) into a guest root at the same paths. */
-export function addTools(root: string, tools: readonly string[]): void {
-  for (const tool of tools) {
-    const real = execFileSync('readlink', ['-f', tool]).toString().trim();
-    const dest = path.join(root, tool);
-    mkdirSync(path.dirname(dest), { recursive: true });
-    copyFileSync(real, dest);
-    chmodSync(dest, 0o755);
-    const ldd = execFileSync('ldd', [real]).toString();
-    for (const m of ldd.matchAll(/(\/\S+\.so[^\s]*)/g)) {
-      const lib = m[1] as string;
-      const libDest = path.join(root, lib);
-      if (existsSync(libDest)) continue;
-      mkdirSync(path.dirname(libDest), { recursive: true });
-      copyFileSync(lib, libDest);
-    }
-  }
-}
+export { addTools } from '../helpers/add-tools';
