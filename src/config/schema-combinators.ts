@@ -316,16 +316,7 @@ export function opaque(expected = 'any value'): Schema<unknown> {
 
 /** Normalise the output of a schema. */
 export function map<A, B>(schema: Schema<A>, fn: (a: A) => B): Schema<B> {
-  return {
-    expected: schema.expected,
-    valueTypes: schema.valueTypes,
-    ...(schema.parts ? { parts: schema.parts } : {}),
-    accepts: (v) => schema.accepts(v),
-    parse(v, ctx, path) {
-      const a = schema.parse(v, ctx, path);
-      return a === INVALID ? INVALID : fn(a);
-    },
-  };
+  return refine(schema, (a) => fn(a));
 }
 
 /** Like map, with access to the context: may warn, or reject with an error. */
