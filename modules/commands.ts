@@ -9,6 +9,7 @@
 import { ModuleError, describeError } from '../src/errors';
 import type { Command } from '../src/config/cloud-config';
 import { commandLine, renderShellScript } from '../src/files/shell-script';
+import { scriptsCannotRun } from '../src/scripts/run-guest-script';
 import { SCRIPT_TIMEOUT_MS, scriptEnvironment, storeAndRunScript } from '../src/scripts/run-script';
 import type { Module, ModuleContext, ModuleOutcome } from '../src/types';
 
@@ -31,13 +32,6 @@ function shortCommand(cmd: Command): string {
   return line.length > 80 ? `${line.slice(0, 77)}...` : line;
 }
 
-/** Offline, commands can only run chrooted into a root that has a shell; never against this machine. */
-async function cannotRun(ctx: ModuleContext): Promise<string | undefined> {
-  const { host } = ctx;
-  if (host.live || host.dryRun || (await host.which('sh')) !== undefined) return undefined;
-  return `needs the running guest (${host.root} has no /bin/sh to run it chrooted)`;
-}
-
 export const bootcmd: Module<CommandsPlan> = {
   name: 'bootcmd',
   stage: 'local',
@@ -49,7 +43,7 @@ export const bootcmd: Module<CommandsPlan> = {
   },
   async run(ctx: ModuleContext, plan: CommandsPlan): Promise<ModuleOutcome> {
     const { host, log } = ctx;
-    const reason = await cannotRun(ctx);
+    const reason = await scriptsCannotRun(ctx.host);
     if (reason !== undefined) {
       log.warn(`bootcmd: skipped, ${reason}`);
       return { skipped: reason };
