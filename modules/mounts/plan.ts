@@ -6,16 +6,12 @@
 import type { GuestConfig } from '../../src/config/guest-config';
 import type { MountEntry } from '../../src/config/cloud-config';
 import type { Layout } from '../../src/disks/format';
+import type { FstabEntry } from '../../src/disks/fstab';
 
 export const DEFAULT_MOUNT_FIELDS: MountEntry = [null, null, 'auto', 'defaults,nofail,x-systemd.requires=guestctx-local.service', '0', '2'];
 
-export interface MountRequest {
-  readonly spec: string;
-  readonly file: string;
-  readonly vfstype: string;
-  readonly mntops: string;
-  readonly freq: string;
-  readonly passno: string;
+/** One fstab line to manage, and where it came from. */
+export interface MountRequest extends FstabEntry {
   /** "mounts[1]", "block-device-mapping ephemeral0", "context.sh DISK2_MOUNT_TAG". */
   readonly origin: string;
   /** A built-in default (ephemeral0 → /mnt): dropped quietly when the device is absent. */
