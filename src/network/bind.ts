@@ -7,21 +7,15 @@ import { inSubnet } from './address';
 import type { GuestNic } from './fallback';
 import type {
   Dns,
-  Gateway,
-  IpConfig,
-  Ipv4Method,
-  Ipv6Method,
   Link,
+  LinkCommon,
   LinkKind,
   NetworkModel,
   RendererHint,
-  Route,
 } from './model';
 
-export interface BoundLink {
+export interface BoundLink extends LinkCommon {
   readonly kind: LinkKind;
-  readonly id: string;
-  readonly key: string;
   /** Final interface name (after any rename). */
   readonly name: string;
   /** Physical: the MAC it was matched by; virtual: the MAC to set, if any. */
@@ -30,13 +24,6 @@ export interface BoundLink {
   readonly currentName?: string;
   /** Physical: the source asked for the interface to be renamed to `name`. */
   readonly rename: boolean;
-  readonly mtu?: number;
-  readonly ipv4: IpConfig<Ipv4Method>;
-  readonly ipv6: IpConfig<Ipv6Method>;
-  readonly gateway4?: Gateway;
-  readonly gateway6?: Gateway;
-  readonly routes: readonly Route[];
-  readonly dns: Dns;
   readonly bond?: { readonly members: readonly string[]; readonly mode: string; readonly params: Readonly<Record<string, string>> };
   readonly bridge?: { readonly members: readonly string[]; readonly params: Readonly<Record<string, string>> };
   readonly vlan?: { readonly id: number; readonly parent: string };

@@ -51,7 +51,8 @@ export interface Dns {
   readonly search: readonly string[];
 }
 
-interface LinkCommon {
+/** What every link has, in the model and once bound to a NIC. */
+export interface LinkCommon {
   /** Identifier inside the model (ETH0, an OpenStack link id, a netplan id); members/parents refer to it. */
   readonly id: string;
   /** The input key naming this link, for messages. */
