@@ -1,10 +1,13 @@
 // The Host on a real machine: node:fs and node:child_process live here and in
 // nowhere else that datasources or modules can reach. With dryRun, writes go to
 // an in-memory overlay (later reads see them) and commands are only recorded.
+// File operations use node:fs's synchronous calls behind the async interface:
+// the agent does one thing at a time, and a libuv thread-pool round trip per
+// lstat/read (over a thousand in one run) cost more than the calls themselves,
+// several times more in a guest under emulation. Commands and HTTP stay async.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { access, chmod, chown, lstat, mkdir, mkdtemp, open, readFile, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -15,7 +18,7 @@ import { dirVolume } from './dir-volume';
 import { GUEST_PATH } from './guest-path';
 import type { Change, CommandResult, FileInfo, GuestUser, Host, HttpRequest, HttpResponse, MkdirOptions, OpenedBlock, RunOptions, WriteOptions } from './host';
 import { parseGroupFile, parsePasswd } from './passwd';
-import { normaliseGuestPath, resolveInRoot } from './resolve';
+import { normaliseGuestPath, resolveInRootSync } from './resolve';
 
 /** Runs a program; replaced in tests by a recorder. argv[0] is the program. */
 export type Executor = (argv: readonly string[], opts: { input?: string | Buffer; env: Record<string, string>; cwd: string; timeoutMs: number }) => Promise<CommandResult>;
@@ -85,18 +88,18 @@ export class NodeHost implements Host {
     return this.log;
   }
 
-  private async resolve(guestPath: string, noSymlinkBelow?: string): Promise<string> {
-    return (await resolveInRoot(this.root, guestPath, noSymlinkBelow !== undefined ? { noSymlinkBelow } : {})).hostPath;
+  private resolve(guestPath: string, noSymlinkBelow?: string): string {
+    return resolveInRootSync(this.root, guestPath, noSymlinkBelow !== undefined ? { noSymlinkBelow } : {}).hostPath;
   }
 
   async stat(guestPath: string): Promise<FileInfo | undefined> {
-    const hostPath = await this.resolve(guestPath);
+    const hostPath = this.resolve(guestPath);
     const o = this.overlay.get(hostPath);
     if (o === 'removed') return undefined;
     if (o === 'dir') return { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 };
     if (o) return { type: 'file', mode: o.mode, uid: o.uid, gid: o.gid, size: o.data.length };
     try {
-      const s = await lstat(hostPath);
+      const s = lstatSync(hostPath);
       const type = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : 'other';
       return { type, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, size: s.size };
     } catch (err) {
@@ -110,15 +113,15 @@ export class NodeHost implements Host {
   }
 
   async readFile(guestPath: string, maxBytes = DEFAULT_READ_LIMIT): Promise<Buffer> {
-    const hostPath = await this.resolve(guestPath);
+    const hostPath = this.resolve(guestPath);
     const o = this.overlay.get(hostPath);
     if (o === 'removed' || o === 'dir') throw new HostError(guestPath, o === 'dir' ? 'is a directory' : 'no such file');
     if (o) return o.data;
     let data: Buffer;
     try {
-      const s = await stat(hostPath);
+      const s = statSync(hostPath);
       if (s.isFile() && s.size > maxBytes) throw new LimitError(guestPath, `file is ${s.size} bytes, more than the limit of ${maxBytes}`);
-      data = await readFile(hostPath);
+      data = readFileSync(hostPath);
     } catch (err) {
       if (err instanceof LimitError) throw err;
       throw new HostError(guestPath, errCode(err) === 'ENOENT' ? 'no such file' : 'cannot read', { cause: err });
@@ -138,10 +141,10 @@ export class NodeHost implements Host {
   }
 
   async list(dir: string): Promise<string[]> {
-    const hostPath = await this.resolve(dir);
+    const hostPath = this.resolve(dir);
     let names: string[] = [];
     try {
-      names = await readdir(hostPath);
+      names = readdirSync(hostPath);
     } catch (err) {
       if (!(this.dryRun && this.overlay.get(hostPath) === 'dir')) {
         if (errCode(err) === 'ENOENT') return [];
@@ -178,7 +181,7 @@ export class NodeHost implements Host {
 
   async writeFile(guestPath: string, data: string | Buffer, opts: WriteOptions): Promise<boolean> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const hostPath = await this.resolve(guestPath, opts.noSymlinkBelow);
+    const hostPath = this.resolve(guestPath, opts.noSymlinkBelow);
     const { uid, gid } = await this.ownerIds(opts.owner, guestPath);
     const before = await this.stat(guestPath);
     const parent = path.posix.dirname(normaliseGuestPath(guestPath));
@@ -193,33 +196,40 @@ export class NodeHost implements Host {
       this.overlay.set(hostPath, { data: buf, mode: opts.mode, uid, gid });
       return true;
     }
-    await this.atomicWrite(hostPath, guestPath, buf, opts.mode, uid, gid);
+    this.atomicWrite(hostPath, guestPath, buf, opts.mode, uid, gid);
     return true;
   }
 
   /** temp file in the same directory, fsync, chmod/chown, rename, fsync the directory. */
-  private async atomicWrite(hostPath: string, guestPath: string, buf: Buffer, mode: number, uid: number, gid: number): Promise<void> {
+  private atomicWrite(hostPath: string, guestPath: string, buf: Buffer, mode: number, uid: number, gid: number): void {
     const dir = path.dirname(hostPath);
     const tmp = path.join(dir, `.${path.basename(hostPath)}.guestctx-${randomBytes(4).toString('hex')}`);
-    let fh;
+    let fd: number | undefined;
     try {
       // Created 0600 so nothing can read a secret before the final mode is set.
-      fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-      await fh.writeFile(buf);
-      await fh.chown(uid, gid);
-      await fh.chmod(mode);
-      await fh.sync();
-      await fh.close();
-      fh = undefined;
-      await rename(tmp, hostPath);
+      fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      fchownSync(fd, uid, gid);
+      fchmodSync(fd, mode);
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+      renameSync(tmp, hostPath);
     } catch (err) {
-      if (fh) await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
-      throw new HostError(guestPath, `cannot write (${errCode(err) ?? 'error'}); the previous file is unchanged`, { cause: err });
+      const fdNow = fd;
+      const extra = [
+        fdNow !== undefined ? cleanupProblem('closing the temp file', () => closeSync(fdNow)) : undefined,
+        cleanupProblem(`removing ${path.basename(tmp)}`, () => unlinkSync(tmp)),
+      ].filter((x) => x !== undefined);
+      throw new HostError(guestPath, `cannot write (${errCode(err) ?? 'error'}); the previous file is unchanged${extra.length ? `; ${extra.join('; ')}` : ''}`, { cause: err });
     }
     try {
-      const dh = await open(dir, fsConstants.O_RDONLY);
-      await dh.sync().finally(() => dh.close());
+      const dfd = openSync(dir, fsConstants.O_RDONLY);
+      try {
+        fsyncSync(dfd);
+      } finally {
+        closeSync(dfd);
+      }
     } catch (err) {
       // Some filesystems refuse fsync on a directory; the rename itself is done.
       if (errCode(err) !== 'EINVAL' && errCode(err) !== 'EISDIR') throw new HostError(path.dirname(guestPath), 'cannot sync directory', { cause: err });
@@ -227,7 +237,7 @@ export class NodeHost implements Host {
   }
 
   async mkdir(guestPath: string, opts: MkdirOptions): Promise<void> {
-    const hostPath = await this.resolve(guestPath, opts.noSymlinkBelow);
+    const hostPath = this.resolve(guestPath, opts.noSymlinkBelow);
     const existing = await this.stat(guestPath);
     if (existing?.type === 'dir') {
       // Only tighten what we own: an existing directory keeps its mode unless
@@ -237,8 +247,8 @@ export class NodeHost implements Host {
       if (existing.uid === uid && existing.gid === gid && existing.mode === opts.mode) return;
       this.log.push({ kind: 'mkdir', path: guestPath, mode: opts.mode, owner: opts.owner });
       if (this.dryRun) return;
-      await chown(hostPath, uid, gid);
-      await chmod(hostPath, opts.mode);
+      chownSync(hostPath, uid, gid);
+      chmodSync(hostPath, opts.mode);
       return;
     }
     if (existing) throw new HostError(guestPath, 'exists and is not a directory');
@@ -251,9 +261,9 @@ export class NodeHost implements Host {
       return;
     }
     try {
-      await mkdir(hostPath, { mode: opts.mode });
-      await chown(hostPath, uid, gid);
-      await chmod(hostPath, opts.mode);
+      mkdirSync(hostPath, { mode: opts.mode });
+      chownSync(hostPath, uid, gid);
+      chmodSync(hostPath, opts.mode);
     } catch (err) {
       throw new HostError(guestPath, 'cannot create directory', { cause: err });
     }
@@ -271,7 +281,7 @@ export class NodeHost implements Host {
   }
 
   async remove(guestPath: string): Promise<void> {
-    const hostPath = (await resolveInRoot(this.root, path.posix.dirname(normaliseGuestPath(guestPath)))).hostPath;
+    const hostPath = resolveInRootSync(this.root, path.posix.dirname(normaliseGuestPath(guestPath))).hostPath;
     const target = path.join(hostPath, path.posix.basename(guestPath));
     if (!(await this.exists(guestPath))) return;
     this.log.push({ kind: 'remove', path: guestPath });
@@ -279,7 +289,7 @@ export class NodeHost implements Host {
       this.overlay.set(target, 'removed');
       return;
     }
-    await rm(target, { force: true, recursive: true });
+    rmSync(target, { force: true, recursive: true });
   }
 
   async which(command: string): Promise<string | undefined> {
@@ -287,7 +297,7 @@ export class NodeHost implements Host {
     for (const dir of PATH_DIRS) {
       const guest = `${dir}/${command}`;
       try {
-        await access(await this.resolve(guest), fsConstants.X_OK);
+        accessSync(this.resolve(guest), fsConstants.X_OK);
         return guest;
       } catch (err) {
         if (errCode(err) !== 'ENOENT' && errCode(err) !== 'EACCES' && errCode(err) !== 'ENOTDIR') throw new HostError(guest, 'cannot check', { cause: err });
@@ -326,7 +336,7 @@ export class NodeHost implements Host {
 
   async localExists(absPath: string): Promise<boolean> {
     try {
-      await stat(absPath);
+      statSync(absPath);
       return true;
     } catch (err) {
       if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return false;
@@ -335,28 +345,33 @@ export class NodeHost implements Host {
   }
 
   async localRealpath(absPath: string): Promise<string> {
-    return realpath(absPath);
+    return realpathSync(absPath);
   }
 
   async localIsDirectory(absPath: string): Promise<boolean> {
     try {
-      return (await stat(absPath)).isDirectory();
+      return statSync(absPath).isDirectory();
     } catch (err) {
       throw new HostError(absPath, errCode(err) === 'ENOENT' ? 'no such file or directory' : 'cannot stat', { cause: err });
     }
   }
 
   async openBlock(absPath: string): Promise<OpenedBlock> {
-    let fh;
+    let fd: number;
     try {
-      fh = await open(absPath, fsConstants.O_RDONLY);
+      fd = openSync(absPath, fsConstants.O_RDONLY);
     } catch (err) {
       throw new HostError(absPath, errCode(err) === 'ENOMEDIUM' ? 'no medium in the drive' : 'cannot open for reading', { cause: err });
     }
-    const handle = fh;
-    const s = await handle.stat();
-    let size = s.size;
-    if (s.isBlockDevice()) size = await blockDeviceSize(absPath);
+    let size: number;
+    try {
+      const s = fstatSync(fd);
+      size = s.isBlockDevice() ? blockDeviceSize(absPath) : s.size;
+    } catch (err) {
+      const extra = cleanupProblem('closing it', () => closeSync(fd));
+      throw new HostError(absPath, `cannot find the size${extra ? `; ${extra}` : ''}`, { cause: err });
+    }
+    let open = true;
     const src: OpenedBlock = {
       name: absPath,
       size,
@@ -365,32 +380,35 @@ export class NodeHost implements Host {
         const buf = Buffer.alloc(length);
         let got = 0;
         while (got < length) {
-          const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
+          if (!open) throw new HostError(absPath, 'read after close');
+          const bytesRead = readSync(fd, buf, got, length - got, offset + got);
           if (bytesRead === 0) throw new HostError(absPath, `short read at ${offset + got}`);
           got += bytesRead;
         }
         return buf;
       },
       async close(): Promise<void> {
-        await handle.close();
+        if (!open) return;
+        open = false;
+        closeSync(fd);
       },
     };
     return src satisfies BlockSource;
   }
 
   async openGuestBlock(guestPath: string): Promise<OpenedBlock> {
-    return this.openBlock(await this.resolve(guestPath));
+    return this.openBlock(this.resolve(guestPath));
   }
 
   async localReadText(absPath: string, maxBytes = 1024 * 1024): Promise<string | undefined> {
     try {
-      const fh = await open(absPath, fsConstants.O_RDONLY);
+      const fd = openSync(absPath, fsConstants.O_RDONLY);
       try {
         const buf = Buffer.alloc(maxBytes);
-        const { bytesRead } = await fh.read(buf, 0, maxBytes, null);
+        const bytesRead = readSync(fd, buf, 0, maxBytes, null);
         return buf.subarray(0, bytesRead).toString('utf8');
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     } catch (err) {
       if (errCode(err) === 'ENOENT') return undefined;
@@ -403,11 +421,11 @@ export class NodeHost implements Host {
   }
 
   async localTempDir(prefix: string): Promise<string> {
-    return mkdtemp(path.join(os.tmpdir(), prefix));
+    return mkdtempSync(path.join(os.tmpdir(), prefix));
   }
 
   async localRemoveDir(absPath: string): Promise<void> {
-    await rm(absPath, { recursive: true, force: true });
+    rmSync(absPath, { recursive: true, force: true });
   }
 
   async fetch(url: string, req: HttpRequest): Promise<HttpResponse> {
@@ -419,10 +437,23 @@ export class NodeHost implements Host {
   }
 }
 
+/**
+ * Cleanup after a failure that is being reported already: it must not throw
+ * over the first error, so what went wrong is returned for the message instead.
+ */
+function cleanupProblem(what: string, step: () => void): string | undefined {
+  try {
+    step();
+    return undefined;
+  } catch (err) {
+    return errCode(err) === 'ENOENT' ? undefined : `${what} failed too (${errCode(err) ?? String(err)})`;
+  }
+}
+
 /** Size of a block device from sysfs (stat reports 0 for devices). */
-async function blockDeviceSize(devPath: string): Promise<number> {
-  const real = await realpath(devPath);
-  const sectors = await readFile(`/sys/class/block/${path.basename(real)}/size`, 'utf8');
+function blockDeviceSize(devPath: string): number {
+  const real = realpathSync(devPath);
+  const sectors = readFileSync(`/sys/class/block/${path.basename(real)}/size`, 'utf8');
   return Number(sectors.trim()) * 512;
 }
 

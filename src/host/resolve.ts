@@ -2,7 +2,10 @@
 // guest root: an absolute link target is re-rooted and ".." never climbs above
 // the root, so a link in an image (or a user's home) cannot point a write at
 // the machine guestctx runs on.
-import { lstat, readlink } from 'node:fs/promises';
+// Synchronous on purpose: every guest file access walks its path here, and a
+// thread-pool round trip per component cost more than the lstat itself
+// (hundreds per run; each a thread switch, which is dear under emulation).
+import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { HostError } from '../errors';
 
@@ -30,6 +33,11 @@ function isNotFound(err: unknown): boolean {
  * Returns the host path and the guest path it finally designates.
  */
 export async function resolveInRoot(root: string, guestPath: string, opts: ResolveOptions = {}): Promise<{ hostPath: string; guestPath: string }> {
+  return resolveInRootSync(root, guestPath, opts);
+}
+
+/** resolveInRoot without the promise, for the Host's own use. */
+export function resolveInRootSync(root: string, guestPath: string, opts: ResolveOptions = {}): { hostPath: string; guestPath: string } {
   const guard = opts.noSymlinkBelow !== undefined ? normaliseGuestPath(opts.noSymlinkBelow) : undefined;
   let pending = normaliseGuestPath(guestPath).split('/').filter(Boolean);
   const done: string[] = [];
@@ -47,7 +55,7 @@ export async function resolveInRoot(root: string, guestPath: string, opts: Resol
     const hostPath = path.join(root, ...done);
     let isLink = false;
     try {
-      isLink = (await lstat(hostPath)).isSymbolicLink();
+      isLink = lstatSync(hostPath).isSymbolicLink();
     } catch (err) {
       if (!isNotFound(err)) throw new HostError(`/${done.join('/')}`, 'cannot inspect path', { cause: err });
       missing = true;
@@ -59,7 +67,7 @@ export async function resolveInRoot(root: string, guestPath: string, opts: Resol
       throw new HostError(current, `is a symbolic link inside ${guard}; refusing to follow it`);
     }
     if (++links > MAX_LINKS) throw new HostError(guestPath, 'too many levels of symbolic links');
-    const target = await readlink(hostPath);
+    const target = readlinkSync(hostPath);
     done.pop();
     const targetParts = target.split('/').filter(Boolean);
     if (target.startsWith('/')) done.length = 0;
