@@ -5,7 +5,7 @@
 // later boots only when the input changed, so an administrator's edits stay.
 // Bad input never leaves the guest without network: the previous files stay,
 // and a guest that has none from us gets DHCP on its first NIC.
-import { createHash } from 'node:crypto';
+import { crypto } from '../src/host/builtins';
 import { ConfigError, describeError } from '../src/errors';
 import type { NetworkInput, NetworkRendererName, NetworkSettings } from '../src/config/guest-config';
 import type { Host } from '../src/host/host';
@@ -137,7 +137,7 @@ export interface NetworkPlan {
 
 function inputDigest(input: NetworkInput): string {
   const canon = input.kind === 'opennebula' ? [...input.vars].filter(([k]) => /^(ETH\d+_|DNS$|SEARCH_DOMAIN$|GATEWAY_IFACE$|NETCFG_)/.test(k)).sort() : input.kind === 'eni' ? input.text : 'data' in input ? input.data : input.kind;
-  return createHash('sha256').update(JSON.stringify({ kind: input.kind, canon })).digest('hex');
+  return crypto().createHash('sha256').update(JSON.stringify({ kind: input.kind, canon })).digest('hex');
 }
 
 export function renderAll(net: BoundNetwork, renderer: NetworkRendererName, present: { nm: boolean; networkd: boolean }): RenderedFile[] {

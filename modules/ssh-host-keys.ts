@@ -5,7 +5,7 @@
 // supplied in ssh_keys are installed instead. The fingerprints and public keys
 // are then printed between the markers cloud-init uses, so a person or a
 // script reading the serial console can verify the first connection.
-import { createHash } from 'node:crypto';
+import { crypto } from '../src/host/builtins';
 import { ConfigError, ModuleError, describeError } from '../src/errors';
 import type { SshHostKeys, SshKeyType } from '../src/config/cloud-config';
 import type { Host } from '../src/host/host';
@@ -110,7 +110,7 @@ export function fingerprintLine(publicKeyLine: string): string | undefined {
   const parsed = parseKeyLine(publicKeyLine);
   if (typeof parsed === 'string') return undefined;
   const blob = Buffer.from(parsed.blob, 'base64');
-  const digest = createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+  const digest = crypto().createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
   const tokens = parsed.line.split(/\s+/);
   const comment = tokens.slice(tokens.indexOf(parsed.type) + 2).join(' ') || 'no comment';
   const label = ALGORITHM_LABELS[parsed.type] ?? (parsed.type.startsWith('ecdsa-') ? 'ECDSA' : parsed.type.toUpperCase());

@@ -2,7 +2,7 @@
 // StratusLab, HEPiX): opening the medium a detection pointed at, peeking at a
 // labelled device during detection without ever mounting it, a Volume over a
 // folder inside the guest root, and the small parsing steps they all repeat.
-import { createHash } from 'node:crypto';
+import { crypto } from '../../src/host/builtins';
 import { DatasourceError, LimitError, describeError } from '../../src/errors';
 import type { Host } from '../../src/host/host';
 import { openFat, probeFatLabel } from '../../src/media/fat';
@@ -191,7 +191,7 @@ export function unique(items: readonly string[]): string[] {
  * from media with different content get different ids.
  */
 export function contentId(prefix: string, parts: readonly (Buffer | string | undefined)[]): string {
-  const h = createHash('sha256');
+  const h = crypto().createHash('sha256');
   for (const p of parts) {
     const b = p === undefined ? Buffer.alloc(0) : Buffer.isBuffer(p) ? p : Buffer.from(p, 'utf8');
     h.update(`${p === undefined ? -1 : b.length}:`);

@@ -1,7 +1,7 @@
 // OpenNebula context CD: an ISO9660 medium labelled CONTEXT (or CDROM carrying
 // a context.sh) with context.sh and the files of the FILES / FILES_DS
 // attributes. context.sh is parsed as data, never executed.
-import { createHash } from 'node:crypto';
+import { crypto } from '../../src/host/builtins';
 import { DatasourceError, GuestctxError } from '../../src/errors';
 import { isContextSecret, parseContextShLenient } from '../../src/formats/context-sh';
 import { openMedium } from '../../src/media/open-medium';
@@ -21,7 +21,7 @@ const MAX_CONTEXT_BYTES = 16 * 1024 * 1024;
 export function openNebulaInstanceId(vars: ReadonlyMap<string, string>, contextSh: Buffer): { id: string; rule: string } {
   const vmid = vars.get('VMID')?.trim();
   if (vmid) return { id: vmid, rule: 'VMID from context.sh' };
-  return { id: `ctx-${createHash('sha256').update(contextSh).digest('hex').slice(0, 16)}`, rule: 'SHA-256 of context.sh (no VMID)' };
+  return { id: `ctx-${crypto().createHash('sha256').update(contextSh).digest('hex').slice(0, 16)}`, rule: 'SHA-256 of context.sh (no VMID)' };
 }
 
 /** Decode the OpenNebula variables into InstanceData; shared with the StratusLab and HEPiX variants. */

@@ -2,9 +2,9 @@
 // cloud-config schema names them. Strict base64 (a typo must not silently
 // drop bytes) and a hard cap on inflated size (a small gzip bomb must not
 // allocate gigabytes). Pure: no file or process access.
-import { gunzipSync } from 'node:zlib';
 import { ConfigError, LimitError } from '../errors';
 import type { WriteFileEncoding } from '../config/cloud-config';
+import { zlib } from '../host/builtins';
 
 /** Largest file write_files produces after decoding (and largest fetched source). */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -33,7 +33,7 @@ export function gunzipLimited(input: Buffer, where: string, maxBytes = MAX_FILE_
     throw new ConfigError(where, 'content is marked gzip but does not start with the gzip magic bytes (1f 8b)');
   }
   try {
-    return gunzipSync(input, { maxOutputLength: maxBytes });
+    return zlib().gunzipSync(input, { maxOutputLength: maxBytes });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new LimitError(where, `gzip content inflates past the limit of ${maxBytes} bytes`, { cause: err });

@@ -5,15 +5,12 @@
 // the agent does one thing at a time, and a libuv thread-pool round trip per
 // lstat/read (over a thousand in one run) cost more than the calls themselves,
 // several times more in a guest under emulation. Commands and HTTP stay async.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, chownSync, closeSync, constants as fsConstants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import os from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HostError, LimitError } from '../errors';
 import type { BlockSource, Volume } from '../media/volume';
+import { childProcess, crypto, http, https } from './builtins';
 import { dirVolume } from './dir-volume';
 import { GUEST_PATH } from './guest-path';
 import type { Change, CommandResult, FileInfo, GuestUser, Host, HttpRequest, HttpResponse, MkdirOptions, OpenedBlock, RunOptions, WriteOptions } from './host';
@@ -42,7 +39,7 @@ function errCode(err: unknown): string | undefined {
 /** Default executor: spawn with a hard timeout and bounded output. */
 export const spawnExecutor: Executor = (argv, opts) =>
   new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = childProcess().spawn(argv[0] as string, argv.slice(1), { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outLen = 0;
@@ -203,7 +200,7 @@ export class NodeHost implements Host {
   /** temp file in the same directory, fsync, chmod/chown, rename, fsync the directory. */
   private atomicWrite(hostPath: string, guestPath: string, buf: Buffer, mode: number, uid: number, gid: number): void {
     const dir = path.dirname(hostPath);
-    const tmp = path.join(dir, `.${path.basename(hostPath)}.guestctx-${randomBytes(4).toString('hex')}`);
+    const tmp = path.join(dir, `.${path.basename(hostPath)}.guestctx-${crypto().randomBytes(4).toString('hex')}`);
     let fd: number | undefined;
     try {
       // Created 0600 so nothing can read a secret before the final mode is set.
@@ -421,7 +418,7 @@ export class NodeHost implements Host {
   }
 
   async localTempDir(prefix: string): Promise<string> {
-    return mkdtempSync(path.join(os.tmpdir(), prefix));
+    return mkdtempSync(path.join(tmpdir(), prefix));
   }
 
   async localRemoveDir(absPath: string): Promise<void> {
@@ -467,7 +464,7 @@ function httpFetch(url: string, req: HttpRequest, redirectsLeft: number): Promis
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     return Promise.reject(new HostError(url, `only http and https URLs are allowed, not ${parsed.protocol}`));
   }
-  const lib = parsed.protocol === 'https:' ? https : http;
+  const lib = parsed.protocol === 'https:' ? https() : http();
   return new Promise((resolve, reject) => {
     const body = req.body === undefined ? undefined : Buffer.from(req.body);
     const r = lib.request(parsed, { method: req.method ?? 'GET', headers: { ...(req.headers ?? {}), ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {

@@ -2,7 +2,7 @@
 // /etc/NetworkManager/system-connections (0600, as NetworkManager ignores keyfiles
 // others can read). NetworkManager cannot rename interfaces, so a rename is done by
 // a udev .link file, which systemd-udevd applies whatever manages the network.
-import { createHash } from 'node:crypto';
+import { crypto } from '../host/builtins';
 import type { BoundLink, BoundNetwork } from './bind';
 import { HEADER, type OwnedFiles, type RenderedFile, type Renderer, byPath, cidr, isDefault, lines } from './render-common';
 import { renderLinkFiles, LINK_FILES_OWNED } from './render-link-files';
@@ -14,7 +14,7 @@ export const NM_OWNED: readonly OwnedFiles[] = [{ dir: DIR, prefix: PREFIX }, ..
 
 /** A stable UUID per connection name, so re-rendering does not create a "new" connection. */
 export function connectionUuid(name: string): string {
-  const h = createHash('sha1').update(`guestctx:${name}`).digest();
+  const h = crypto().createHash('sha1').update(`guestctx:${name}`).digest();
   h[6] = ((h[6] ?? 0) & 0x0f) | 0x50;
   h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
   const hex = h.subarray(0, 16).toString('hex');

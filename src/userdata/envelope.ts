@@ -1,8 +1,8 @@
 // The wrappings around user-data payloads: base64 (when the datasource says so), gzip
 // (recognised by its magic bytes at any level) and the MIME sniff. Gzip is inflated with
 // a hard output cap so a small bomb cannot allocate gigabytes before we notice.
-import { gunzipSync } from 'node:zlib';
 import { LimitError, ParseError } from '../errors';
+import { zlib } from '../host/builtins';
 
 /** Strict base64: Buffer.from(x, 'base64') silently skips garbage, which would hide a broken datasource. */
 export function decodeBase64Strict(input: Buffer, source: string): Buffer {
@@ -36,7 +36,7 @@ export function gunzipBounded(bytes: Buffer, budget: InflateBudget, origin: stri
   }
   let out: Buffer;
   try {
-    out = gunzipSync(bytes, { maxOutputLength: budget.remaining });
+    out = zlib().gunzipSync(bytes, { maxOutputLength: budget.remaining });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new LimitError(origin, `gzip content inflates past the limit of ${budget.remaining} bytes (gzip bomb?)`, {

@@ -3,12 +3,12 @@
 // goes through the Host (http/https only, bounded); include-once bodies are
 // cached per instance under the state directory. Every problem is returned,
 // not thrown: invalid user-data marks the run failed, it is never ignored.
-import { createHash } from 'node:crypto';
 import { validateCloudConfig, formatIssue, type CloudConfig } from '../config/cloud-config';
 import { HostError, type GuestctxError, describeError } from '../errors';
 import type { Host } from '../host/host';
 import type { InstanceData } from '../types';
 import { decodeUserAndVendorData, type UserDataPart } from './index';
+import { crypto } from '../host/builtins';
 
 export interface LoadedUserData {
   readonly cloud: CloudConfig;
@@ -26,7 +26,7 @@ const INCLUDE_MAX_BYTES = 16 * 1024 * 1024;
 export const EMPTY_USERDATA: LoadedUserData = { cloud: {}, parts: [], merged: {}, errors: [], warnings: [], vendorEnabled: true };
 
 function urlKey(url: string): string {
-  return createHash('sha256').update(url).digest('hex');
+  return crypto().createHash('sha256').update(url).digest('hex');
 }
 
 export async function loadUserData(host: Host, instance: InstanceData, stateDir: string): Promise<LoadedUserData> {

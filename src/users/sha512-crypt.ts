@@ -2,7 +2,7 @@
 // clear-text password from the context or cloud-config is hashed inside
 // guestctx and only the hash ever reaches a guest tool (chpasswd -e). Also the
 // random passwords and salts, from the kernel's CSPRNG.
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { crypto } from '../host/builtins';
 
 const ITOA64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const SALT_MAX = 16;
@@ -18,7 +18,7 @@ const ORDER: readonly (readonly [number, number, number])[] = [
 ];
 
 function sha512(...parts: Buffer[]): Buffer {
-  const h = createHash('sha512');
+  const h = crypto().createHash('sha512');
   for (const p of parts) h.update(p);
   return h.digest();
 }
@@ -72,7 +72,7 @@ export function sha512Crypt(password: string | Buffer, salt: string, rounds?: nu
   const r = rounds === undefined ? ROUNDS_DEFAULT : Math.min(ROUNDS_MAX, Math.max(ROUNDS_MIN, Math.floor(rounds)));
 
   const b = sha512(p, s, p);
-  const a = createHash('sha512');
+  const a = crypto().createHash('sha512');
   a.update(p);
   a.update(s);
   let i = p.length;
@@ -81,17 +81,17 @@ export function sha512Crypt(password: string | Buffer, salt: string, rounds?: nu
   for (let n = p.length; n > 0; n >>>= 1) a.update(n & 1 ? b : p);
   const aDigest = a.digest();
 
-  const dp = createHash('sha512');
+  const dp = crypto().createHash('sha512');
   for (let n = 0; n < p.length; n++) dp.update(p);
   const pSeq = repeatTo(dp.digest(), p.length);
 
-  const ds = createHash('sha512');
+  const ds = crypto().createHash('sha512');
   for (let n = 0; n < 16 + (aDigest[0] as number); n++) ds.update(s);
   const sSeq = repeatTo(ds.digest(), s.length);
 
   let c = aDigest;
   for (let n = 0; n < r; n++) {
-    const h = createHash('sha512');
+    const h = crypto().createHash('sha512');
     h.update(n & 1 ? pSeq : c);
     if (n % 3 !== 0) h.update(sSeq);
     if (n % 7 !== 0) h.update(pSeq);
@@ -107,7 +107,7 @@ export function sha512Crypt(password: string | Buffer, salt: string, rounds?: nu
 
 /** 16 random salt characters. */
 export function randomSalt(): string {
-  const bytes = randomBytes(SALT_MAX);
+  const bytes = crypto().randomBytes(SALT_MAX);
   let s = '';
   for (const b of bytes) s += ITOA64[b & 0x3f];
   return s;
@@ -142,6 +142,6 @@ const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ234567
 /** A random password for "RANDOM" entries: 20 characters, uniformly chosen. */
 export function randomPassword(length = 20): string {
   let s = '';
-  for (let i = 0; i < length; i++) s += PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)];
+  for (let i = 0; i < length; i++) s += PASSWORD_ALPHABET[crypto().randomInt(PASSWORD_ALPHABET.length)];
   return s;
 }
