@@ -131,10 +131,11 @@ export class Session {
     return { list: list.filter((d) => stageIndex(d.stage) <= stageIndex(stage)) };
   }
 
-  async detect(stage: Stage): Promise<DetectionReport[]> {
+  /** Detection reports for a stage's candidates; `only` narrows the list (e.g. to later stages' datasources). */
+  async detect(stage: Stage, only: (ds: Datasource) => boolean = () => true): Promise<DetectionReport[]> {
     const ctx = this.dsContext();
     const out: DetectionReport[] = [];
-    for (const ds of this.candidates(stage).list) out.push({ datasource: ds.name, stage: ds.stage, detection: await ds.detect(ctx) });
+    for (const ds of this.candidates(stage).list.filter(only)) out.push({ datasource: ds.name, stage: ds.stage, detection: await ds.detect(ctx) });
     return out;
   }
 
@@ -279,7 +280,42 @@ function instanceRecord(instance: InstanceData): Record<string, unknown> {
   };
 }
 
-/** Run the requested stages. Throws UsageError for exit code 2 situations. */
+/**
+ * Written by the boot's local stage when it found no datasource and no later
+ * datasource has local evidence (no DMI vendor, no ds=, no metadata URL): the
+ * network and final stages would find nothing, so their units skip
+ * (ConditionPathExists=!) instead of each starting the runtime for nothing.
+ * /run is a tmpfs: the next boot decides again.
+ */
+export const NOTHING_LATER_FLAG = '/run/guestctx/no-datasource';
+
+/**
+ * After a local stage without a datasource: when nothing later can find one,
+ * record the later stages as no-datasource now and raise the flag their units
+ * check. Only for the boot's own `run --stage local` (a full run goes on anyway).
+ */
+async function settleLaterStages(session: Session, opts: PipelineOptions, boot: string, record: (stage: Stage, s: StageStatus) => Promise<void>, log: Logger): Promise<void> {
+  const { host } = opts;
+  if (host.dryRun || opts.stages.length !== 1 || opts.stages[0] !== 'local' || session.candidates('local').forced !== undefined) return;
+  const later = (await session.detect('final', (ds) => stageIndex(ds.stage) > stageIndex('local'))).filter((r) => r.detection.found);
+  if (later.length > 0) {
+    log.info(`the network stage will look for ${later.map((r) => `${r.datasource} (${r.detection.evidence})`).join(', ')}`);
+    return;
+  }
+  const now = new Date().toISOString();
+  for (const stage of STAGES.filter((st) => stageIndex(st) > stageIndex('local'))) {
+    await record(stage, { bootId: boot, startedAt: now, finishedAt: now, durationMs: 0, result: 'no-datasource', errors: [], modules: {} });
+  }
+  try {
+    await host.mkdir('/run/guestctx', { mode: 0o700, owner: 'root' });
+    await host.writeFile(NOTHING_LATER_FLAG, `no datasource found by the local stage and no evidence of a metadata service (boot ${boot})\n`, { mode: 0o644 });
+    log.info('no evidence of a metadata service either: the network and final stages have nothing to do this boot');
+  } catch (err) {
+    // Without the flag the later units simply run and find nothing themselves.
+    log.warn(`cannot write ${NOTHING_LATER_FLAG} (${describeError(err)}): the later stages will run and find nothing`);
+  }
+}
+
 /** The instance guestctx works with when no datasource is found: only modules marked withoutDatasource run. */
 function noDatasourceInstance(previousId: string | undefined): InstanceData {
   return { datasource: 'none', source: 'none', instanceId: previousId ?? 'iid-datasource-none', instanceIdRule: 'no datasource: the last instance id, else iid-datasource-none', publicKeys: [], raw: {}, secretKeys: [], problems: [] };
@@ -416,6 +452,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       stageLog.event('task-end', `stage ${stage} ${result}`, { result, durationMs: s.durationMs });
       await record(stage, s);
       outcomes.push({ stage, status: s });
+      if (result === 'no-datasource' && stage === 'local') await settleLaterStages(session, opts, boot, record, stageLog);
     }
   } finally {
     await session.close();

@@ -2,7 +2,7 @@
 // only), guestctx.yaml, the three ways to disable a module, image hooks, and
 // guestctx=off.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../src/log/logger';
@@ -31,6 +31,31 @@ describe('no datasource', () => {
     expect(result.outcomes.map((o) => o.status.result)).toEqual(['no-datasource', 'no-datasource', 'no-datasource']);
     expect(Object.keys(modules)).toEqual(['network']);
     expect(root.read('etc/network/interfaces.d/guestctx')).toMatch(/iface eth0 inet dhcp/);
+  });
+
+  // The boot's local unit: with nothing for a later stage to find, those stages are
+  // settled now and the flag their units check is raised, so no runtime starts for them.
+  const settled = [
+    { name: 'no evidence at all: later stages settled, flag raised', setup: () => undefined, stages: ['local'] as const, flag: true },
+    { name: 'EC2 DMI evidence: the network stage must look', setup: () => root.write('sys/class/dmi/id/sys_vendor', 'Amazon EC2\n'), stages: ['local'] as const, flag: false },
+    { name: 'OpenStack DMI evidence: the network stage must look', setup: () => root.write('sys/class/dmi/id/product_name', 'OpenStack Nova\n'), stages: ['local'] as const, flag: false },
+    { name: 'a full run goes through every stage itself', setup: () => undefined, stages: STAGES, flag: false },
+  ];
+  it.each(settled)('$name', async ({ setup, stages, flag }) => {
+    root = makeTempRoot();
+    setup();
+    const { result, log } = await run({ stages: [...stages] });
+    expect(result.outcomes[0]?.status.result).toBe('no-datasource');
+    expect(existsSync(root.file('run/guestctx/no-datasource'))).toBe(flag);
+    const status = await new State(hostOn(root), '/var/lib/guestctx').readStatus();
+    if (flag) {
+      expect(status.stages.network).toMatchObject({ result: 'no-datasource', durationMs: 0, modules: {} });
+      expect(status.stages.final).toMatchObject({ result: 'no-datasource', durationMs: 0, modules: {} });
+      expect(log.lines.join('\n')).toMatch(/network and final stages have nothing to do/);
+    } else if (stages.length === 1) {
+      expect(status.stages.network).toBeUndefined();
+      expect(status.stages.final).toBeUndefined();
+    }
   });
 });
 

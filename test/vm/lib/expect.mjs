@@ -121,6 +121,10 @@ export function checkExpectations(expect, facts) {
       const u = units[name];
       ok(u && u.active === 'active' && u.result === 'success', `${name} active/success`, `${name}: ${u ? `${u.active}/${u.result} exit ${u.exitStatus}` : 'unknown'}`);
     }
+    for (const name of expect.units.skipped ?? []) {
+      const u = units[name];
+      ok(u && u.active === 'inactive' && u.condition === 'no' && u.startS === undefined, `${name} skipped by its condition`, `${name}: ${u ? `${u.active}/${u.result}, condition ${u.condition}, started ${u.startS ?? 'never'}` : 'unknown'}, expected skipped by its condition`);
+    }
     if (expect.units.maxGuestctxSeconds !== undefined) {
       // A number, or per accelerator ({ tcg, kvm }): emulation makes every
       // process start (the 87 MB executable) several times slower.

@@ -40,6 +40,8 @@ export function parseUnits(text) {
       active: props.ActiveState,
       result: props.Result,
       exitStatus: props.ExecMainStatus === undefined ? undefined : Number(props.ExecMainStatus),
+      // "no" when a Condition*= kept the unit from starting (skipped, not failed).
+      condition: props.ConditionResult,
       // Monotonic microseconds since boot; 0 = never started/exited.
       startS: start ? start / 1e6 : undefined,
       exitS: exit ? exit / 1e6 : undefined,
