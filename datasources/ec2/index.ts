@@ -8,14 +8,15 @@
 //        meta-data/public-keys/  and, speculatively in parallel, public-keys/0/openssh-key
 //        meta-data/block-device-mapping/  then the value of each ephemeralN, swap, ebsN
 //        meta-data/network/interfaces/macs/  then per MAC: local-ipv4s, ipv6s,
-//             device-number (only with 2+ MACs), subnet-ipv4-cidr-block (only with
-//             secondary IPv4s), subnet-ipv6-cidr-blocks (only with secondary IPv6s)
+//             device-number (only with 3+ MACs; with two, one meta-data/mac),
+//             subnet-ipv4-cidr-block (only with secondary IPv4s),
+//             subnet-ipv6-cidr-blocks (only with secondary IPv6s)
 //        user-data
 //
 // Not fetched, because they follow from the above: local-ipv4 (first of the
 // primary MAC's local-ipv4s), mac (the MAC with device-number 0; a lone MAC is
 // the primary), block-device-mapping/ami and /root (the root disk is already
-// mounted). That is 12 requests for one NIC and one key, 16 for two NICs.
+// mounted). That is 12 requests for one NIC and one key, 15 for two NICs.
 import { DatasourceError } from '../../src/errors';
 import type { HttpResponse } from '../../src/host/host';
 import { startBudget } from '../../src/http/budget';
@@ -162,8 +163,23 @@ async function readEc2(ctx: DatasourceContext, where: Detection): Promise<Instan
     const macs = entries.map((e) => e.replace(/\/$/, '').toLowerCase()).slice(0, MAX_MACS);
     for (const m of macs) if (!MAC.test(m)) throw new DatasourceError(imds.url(md('network/interfaces/macs/')), `${JSON.stringify(m)} is not a MAC address`);
     const single = macs.length === 1;
-    const infos = await Promise.all(macs.map((mac) => readMac(mac, single)));
-    let primary = single ? infos[0]?.mac : infos.find((i) => i.deviceNumber === 0)?.mac;
+    // Two interfaces (the common multi-NIC case): one `mac` request names the
+    // primary and the other is device 1, instead of a device-number per MAC.
+    // From three on, device-number orders the secondaries' route metrics.
+    const pair = macs.length === 2;
+    const [read, pairPrimary] = await Promise.all([
+      Promise.all(macs.map((mac) => readMac(mac, single || pair))),
+      pair ? text('mac', 'mac', MAC).then((m) => m?.toLowerCase()) : Promise.resolve(undefined),
+    ]);
+    let infos = read;
+    if (pair && pairPrimary !== undefined && macs.includes(pairPrimary)) {
+      infos = read.map((i) => ({ ...i, deviceNumber: i.mac === pairPrimary ? 0 : 1 }));
+    } else if (pair) {
+      // No usable `mac` key (an EC2-compatible service): device-number after all.
+      const numbers = await Promise.all(macs.map((mac) => text(`network/interfaces/macs/${mac}/device-number`, 'device-number', /^\d{1,4}$/)));
+      infos = read.map((i, n) => ({ ...i, deviceNumber: numbers[n] === undefined ? undefined : Number(numbers[n]) }));
+    }
+    let primary = single ? infos[0]?.mac : pair && pairPrimary !== undefined && macs.includes(pairPrimary) ? pairPrimary : infos.find((i) => i.deviceNumber === 0)?.mac;
     if (primary === undefined) {
       // No device-number 0 (an EC2-compatible service without it): ask.
       primary = (await text('mac', 'mac', MAC))?.toLowerCase();
@@ -184,10 +200,10 @@ async function readEc2(ctx: DatasourceContext, where: Detection): Promise<Instan
   })();
 
   // Per MAC, 404 means "none": no IPv6, or an older service without the key.
-  async function readMac(mac: string, single: boolean): Promise<MacInfo> {
+  async function readMac(mac: string, withoutDeviceNumber: boolean): Promise<MacInfo> {
     const p = `network/interfaces/macs/${mac}/`;
     const [dev, v4, v6] = await Promise.all([
-      single ? Promise.resolve(undefined) : text(`${p}device-number`, 'device-number', /^\d{1,4}$/),
+      withoutDeviceNumber ? Promise.resolve(undefined) : text(`${p}device-number`, 'device-number', /^\d{1,4}$/),
       list(`${p}local-ipv4s`, 'local-ipv4s', IPV4),
       list(`${p}ipv6s`, 'ipv6s', IPV6),
     ]);

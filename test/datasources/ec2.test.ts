@@ -187,10 +187,12 @@ describe('ec2 read', () => {
     expect(log.lines.join('\n')).not.toContain(token);
   });
 
-  it('reads two NICs in 16 requests; the result converts to the network model', async () => {
+  it('reads two NICs in 15 requests (meta-data/mac names the primary); the result converts to the network model', async () => {
     const srv = await serve(TWO_NICS); // v2-required: a GET without a token would be refused
     const { data } = await readFrom(srv);
-    expect(srv.requests).toHaveLength(16);
+    expect(srv.requests).toHaveLength(15);
+    expect(srv.count('GET', `${MD}mac`)).toBe(1);
+    expect(srv.count('GET', `${MD}network/interfaces/macs/${MAC0}/device-number`)).toBe(0);
     const net = data.network?.kind === 'ec2' ? data.network.data : undefined;
     expect(net).toEqual<Ec2Network>({
       primaryMac: MAC0,
@@ -203,11 +205,20 @@ describe('ec2 read', () => {
     expect(model.links.map((l) => l.kind === 'physical' && l.mac)).toEqual([MAC0, MAC1]);
   });
 
+  it('asks device-number after all when a two-NIC service has no mac key', async () => {
+    const srv = await serve(withoutFiles(TWO_NICS, `${MD}mac`));
+    const { data } = await readFrom(srv);
+    expect(srv.count('GET', `${MD}network/interfaces/macs/${MAC1}/device-number`)).toBe(1);
+    const net = data.network?.kind === 'ec2' ? data.network.data : undefined;
+    expect(net?.primaryMac).toBe(MAC0);
+    expect(net?.macs.map((m) => m.deviceNumber)).toEqual([0, 1]);
+  });
+
   it('fetches a subnet only for secondary addresses (+1 request per such NIC)', async () => {
     const p1 = `${MD}network/interfaces/macs/${MAC1}/`;
     const srv = await serve({ ...TWO_NICS, files: { ...TWO_NICS.files, [`${p1}local-ipv4s`]: '172.31.20.5\n172.31.20.6' } });
     const { data } = await readFrom(srv);
-    expect(srv.requests).toHaveLength(17);
+    expect(srv.requests).toHaveLength(16);
     expect(srv.count('GET', `${p1}subnet-ipv4-cidr-block`)).toBe(1);
     const net = data.network?.kind === 'ec2' ? data.network.data : undefined;
     expect(net?.macs[1]).toEqual({ mac: MAC1, deviceNumber: 1, localIpv4s: ['172.31.20.5', '172.31.20.6'], subnetIpv4Cidr: '172.31.16.0/20' });
