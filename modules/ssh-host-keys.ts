@@ -169,7 +169,7 @@ async function hostPublicKeys(host: Host): Promise<{ type: string; path: string 
     if (m?.[1] !== undefined) found.push({ type: m[1], path: `${SSH_DIR}/${name}` });
   }
   const rank = (t: string): number => (TYPE_ORDER.includes(t) ? TYPE_ORDER.indexOf(t) : TYPE_ORDER.length);
-  return found.sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type));
+  return found.sort((a, b) => rank(a.type) - rank(b.type) || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
 }
 
 async function printFingerprints(ctx: ModuleContext, keygen: string | undefined, touched: ReadonlySet<string>, pending: ReadonlySet<string>): Promise<string[]> {

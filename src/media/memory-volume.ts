@@ -14,7 +14,7 @@ export function memoryVolume(name: string, files: ReadonlyMap<string, Buffer>): 
     async list(dir: string): Promise<VolumeEntry[]> {
       const d = norm(dir);
       if (d !== '/') throw new DatasourceError(`${name}:${d}`, 'not a directory');
-      return [...files].map(([p, data]) => entryOf(norm(p), data)).sort((a, b) => a.name.localeCompare(b.name));
+      return [...files].map(([p, data]) => entryOf(norm(p), data)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
     async stat(p: string): Promise<VolumeEntry | undefined> {
       const n = norm(p);
