@@ -444,6 +444,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
         startedAt,
         finishedAt: new Date().toISOString(),
         durationMs: Math.round(host.monotonicMs() - t0),
+        sinceProcessStartMs: Math.round(t0),
         result,
         ...(instance ? { datasource: { name: instance.datasource, source: instance.source }, instanceId: instance.instanceId } : {}),
         errors,

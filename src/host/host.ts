@@ -131,7 +131,7 @@ export interface Host {
   localRemoveDir(absPath: string): Promise<void>;
 
   fetch(url: string, req: HttpRequest): Promise<HttpResponse>;
-  /** Monotonic milliseconds: a clock step at boot must not stretch a wait. */
+  /** Monotonic milliseconds since this process started: a clock step at boot must not stretch a wait. */
   monotonicMs(): number;
 
   /** Everything written, removed or run so far, in order. */

@@ -15,7 +15,8 @@ export function formatStatus(status: StatusFile): string {
       continue;
     }
     const ds = s.datasource ? ` datasource ${s.datasource.name} (${s.datasource.source}), instance ${s.instanceId ?? '?'}` : '';
-    lines.push(`${stage}: ${s.result} at ${s.startedAt} in ${s.durationMs ?? '?'} ms${ds}`);
+    const startup = s.sinceProcessStartMs !== undefined ? ` (began ${s.sinceProcessStartMs} ms after its process started)` : '';
+    lines.push(`${stage}: ${s.result} at ${s.startedAt} in ${s.durationMs ?? '?'} ms${startup}${ds}`);
     for (const e of s.errors) lines.push(`  error: ${e}`);
     for (const [name, m] of Object.entries(s.modules)) {
       const extra = m.result === 'failed' ? `: ${m.error ?? ''}` : m.reason ? ` (${m.reason})` : '';

@@ -32,6 +32,8 @@ export interface StageStatus {
   readonly startedAt: string;
   readonly finishedAt?: string;
   readonly durationMs?: number;
+  /** When the stage began, in ms since its process started: the runtime's own start-up cost, for the first stage of a unit. */
+  readonly sinceProcessStartMs?: number;
   readonly result: StageResult;
   readonly datasource?: { readonly name: string; readonly source: string };
   readonly instanceId?: string;
