@@ -116,6 +116,11 @@ function fmtS(v) {
   return v === undefined ? '?' : `${v.toFixed(2)} s`;
 }
 
+/** A unit's time, or "skipped" when its condition kept it from starting. */
+function unitS(u) {
+  return u?.condition === 'no' && u.tookS === undefined ? 'skipped' : fmtS(u?.tookS);
+}
+
 async function runBoot(scenario, b, i, ctx) {
   const dir = path.join(ctx.work, scenario.name);
   mkdirSync(dir, { recursive: true });
@@ -258,7 +263,7 @@ async function main() {
       sr.boots.push(r);
       const g = r.guestctx?.units ?? {};
       const line = `${s.name} / ${r.label}: ${r.failures.length ? 'FAIL' : 'PASS'}  wall ${fmtS((r.wallMs ?? 0) / 1000)}  ` +
-        `guestctx-local ${fmtS(g['guestctx-local.service']?.tookS)}, guestctx ${fmtS(g['guestctx.service']?.tookS)}, guestctx-final ${fmtS(g['guestctx-final.service']?.tookS)} ` +
+        `guestctx-local ${unitS(g['guestctx-local.service'])}, guestctx ${unitS(g['guestctx.service'])}, guestctx-final ${unitS(g['guestctx-final.service'])} ` +
         `(total ${fmtS(r.guestctx?.totalS)}; report at ${fmtS(r.reportStartedAtS)} after boot)  ${r.passed.length} checks passed`;
       console.log(line);
       for (const f of r.failures) console.log(`    FAILED: ${f.replace(/\n/g, '\n      ')}`);

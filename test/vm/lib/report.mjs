@@ -66,7 +66,7 @@ export function guestctxTimings(units) {
   let total = 0;
   for (const n of names) {
     const u = units[n];
-    per[n] = u ? { startS: u.startS, exitS: u.exitS, tookS: u.tookS } : undefined;
+    per[n] = u ? { startS: u.startS, exitS: u.exitS, tookS: u.tookS, condition: u.condition } : undefined;
     total += u?.tookS ?? 0;
   }
   return { units: per, totalS: Number(total.toFixed(3)) };
