@@ -7,6 +7,8 @@
 //
 //   BENCH_RUNS=N   measured runs per figure after one warm-up (default 10)
 //   BENCH_VM=1     also boot the cloud-init vs guestctx comparison (bench/vm-compare.mjs, ~10 min, root, qemu)
+//                  and the start-up probe (bench/vm-startup.mjs, ~2 min); without it the last results are reported
+//   BENCH_VM_RUNS=N boots of each kind in the comparison (default 1; medians are reported)
 //   BENCH_ONLY=a,b only these sections: agent, startup, trace, userdata, ec2, vm
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,9 +21,10 @@ import { round } from './lib/stats.mjs';
 import { runStartupBench, runTraceBench } from './startup.mjs';
 import { buildBigUserData, runUserDataBench } from './userdata.mjs';
 import { CLOUD_INIT_REFERENCE, VM_RESULTS, runVmCompare, saveVmResults } from './vm-compare.mjs';
+import { VM_STARTUP_RESULTS, runVmStartup, saveVmStartup } from './vm-startup.mjs';
 
 const RESULTS_DIR = path.join(TOP, 'bench/results');
-const TARGETS = { wallMs: 150, peakRssMB: 80, ec2Requests: EC2_TARGET_REQUESTS, guestFraction: 0.1 };
+const TARGETS = { wallMs: 150, peakRssMB: 80, ec2Requests: EC2_TARGET_REQUESTS, guestFraction: 0.1, noDatasourceS: 2 };
 
 const runs = Math.max(3, Number(process.env.BENCH_RUNS ?? 10) || 10);
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
@@ -109,14 +112,24 @@ function rows(r) {
   for (const e of Array.isArray(r.ec2) ? r.ec2 : []) add(`EC2 metadata requests per run, ${e.scenario}`, e.requests, `runs: ${e.perRun.join(', ')}`, 'requests');
   const vm = r.vm && !r.vm.error ? r.vm : undefined;
   for (const b of vm?.boots ?? []) {
-    add(`VM ${b.agent} ${b.seed ? 'NoCloud seed' : 'no datasource'}: agent unit time`, b.agentUnitsS, b.unitDetail, 's');
+    const run = (vm.runs ?? 1) > 1 ? ` (boot ${b.run})` : '';
+    add(`VM ${b.agent} ${b.seed ? 'NoCloud seed' : 'no datasource'}${run}: agent unit time`, b.agentUnitsS, b.unitDetail, 's');
     if (b.seed) {
-      add(`VM ${b.agent} NoCloud: of which SSH host keys`, b.sshKeygenS ?? '?', b.agent === 'cloud-init' ? 'analyze blame: init-network/config-ssh' : 'status.json: ssh-host-keys', 's');
-      add(`VM ${b.agent} NoCloud: agent unit time without SSH host keys`, b.agentUnitsWithoutSshS ?? '?', '', 's');
-      add(`VM ${b.agent} NoCloud: power-on to runcmd marker`, b.markerFromPowerOnS ?? 'not reached', '', 's');
+      add(`VM ${b.agent} NoCloud${run}: of which SSH host keys`, b.sshKeygenS ?? '?', b.agent === 'cloud-init' ? 'analyze blame: init-network/config-ssh' : 'status.json: ssh-host-keys', 's');
+      add(`VM ${b.agent} NoCloud${run}: agent unit time without SSH host keys`, b.agentUnitsWithoutSshS ?? '?', '', 's');
+      add(`VM ${b.agent} NoCloud${run}: power-on to runcmd marker`, b.markerFromPowerOnS ?? 'not reached', '', 's');
     }
-    add(`VM ${b.agent} ${b.seed ? 'NoCloud' : 'no datasource'}: power-on to multi-user.target`, b.multiUserFromPowerOnS ?? '?', '', 's');
+    add(`VM ${b.agent} ${b.seed ? 'NoCloud' : 'no datasource'}${run}: power-on to multi-user.target`, b.multiUserFromPowerOnS ?? '?', '', 's');
   }
+  const st = r.vmStartup?.starts;
+  for (const [label, v] of Object.entries(st ?? {})) {
+    add(`VM start-up (${r.vmStartup.finishedAt}): ${label}, cold page cache`, v.coldMs ?? '?', '', 'ms');
+    add(`VM start-up (${r.vmStartup.finishedAt}): ${label}, warm`, v.warmMedianMs ?? '?', `runs: ${v.warmMs.join(', ')}`, 'ms');
+  }
+  for (const [name, s] of Object.entries(r.vmStartup?.stages ?? {})) {
+    if (s.sinceProcessStartMs !== undefined) add(`VM boot: stage ${name} began after its process started`, s.sinceProcessStartMs, `stage itself ${s.durationMs} ms`, 'ms');
+  }
+  if (r.vmStartup?.fincore) add('VM: bytes of the executable a cold --version reads', r.vmStartup.fincore.residentBytes, `of ${r.vmStartup.fincore.sizeBytes}`, 'bytes');
   for (const b of r.vmHarness?.fromHarness?.boots ?? []) add(`VM tests (${r.vmHarness.fromHarness.finishedAt}): guestctx units, ${b.scenario} / ${b.label}`, b.totalS, '', 's');
   return out;
 }
@@ -143,6 +156,15 @@ function targets(r) {
       measured: `${round(g.guestctxS, 2)} s vs ${round(g.cloudInitS, 2)} s`,
       ratio: round(g.guestctxS / g.cloudInitS, 3),
       met: g.guestctxS <= TARGETS.guestFraction * g.cloudInitS,
+    });
+  }
+  const n = r.vm?.noDatasource;
+  if (n?.addedS !== undefined) {
+    out.push({
+      target: `no datasource: guestctx adds < ${TARGETS.noDatasourceS} s to multi-user.target (${n.source}${r.vm.fromFile ? `, ${r.vm.finishedAt}` : ''})`,
+      measured: `+${round(n.addedS, 2)} s (${round(n.guestctxMultiUserS, 2)} s vs ${round(n.cloudInitMultiUserS, 2)} s)`,
+      ratio: round(n.addedS / TARGETS.noDatasourceS, 2),
+      met: n.addedS < TARGETS.noDatasourceS,
     });
   }
   return out;
@@ -211,6 +233,15 @@ async function main() {
     results.vm = { ...JSON.parse(readFileSync(VM_RESULTS, 'utf8')), fromFile: 'bench/results/vm-latest.json' };
   } else {
     results.vm = vmFromHarnessResults();
+  }
+  if (want('vm')) {
+    await section('vmStartup', results, async () => {
+      const r = await runVmStartup({ log });
+      if (r.starts) saveVmStartup(r);
+      return r;
+    });
+  } else if (existsSync(VM_STARTUP_RESULTS)) {
+    results.vmStartup = { ...JSON.parse(readFileSync(VM_STARTUP_RESULTS, 'utf8')), fromFile: 'bench/results/vm-startup.json' };
   }
   results.vmHarness = vmFromHarnessResults();
 

@@ -89,6 +89,13 @@ command -v cloud-init >/dev/null && cloud-init analyze blame >"$OUT/ci-blame" 2>
 command -v cloud-init >/dev/null && cloud-init analyze show >"$OUT/ci-show" 2>&1
 guestctx status --json >"$OUT/guestctx-status" 2>&1
 systemctl --failed --no-legend --plain >"$OUT/failed" 2>&1
+# Start-up floors once the boot has settled (warm page cache): 3 runs each, in ms.
+for what in '/bin/true' 'guestctx --version' 'python3 -c pass'; do
+  for i in 1 2 3; do
+    s=$(date +%s%N); $what >/dev/null 2>&1; e=$(date +%s%N)
+    echo "$what|$(( (e - s) / 1000000 ))"
+  done
+done >"$OUT/startup"
 sync
 for f in "$OUT"/*; do printf '\\n@@BENCH-BEGIN %s@@\\n' "\${f##*/}"; cat "$f"; printf '\\n@@BENCH-END %s@@\\n' "\${f##*/}"; done >/dev/ttyS0 2>&1
 sync
@@ -109,7 +116,7 @@ ExecStart=/usr/local/sbin/bench-report
 WantedBy=multi-user.target
 `;
 
-async function vmLib() {
+export async function vmLib() {
   const [base, guest, proc, qemu, report, seed] = await Promise.all(
     ['base-image', 'guest-image', 'proc', 'qemu', 'report', 'seed'].map((n) => import(path.join(VM_LIB, `${n}.mjs`))),
   );
@@ -124,7 +131,7 @@ function sha256File(f) {
  * The two disks (cached): base rootfs + guestctx .deb + cloud-init from the
  * Debian mirror + the report unit; one disk per enabled agent.
  */
-function ensureImages(lib, deb, log) {
+export function ensureImages(lib, deb, log) {
   const base = lib.ensureBaseRootfs();
   const key = createHash('sha256').update(JSON.stringify({ v: RECIPE_VERSION, base: base.key, deb: sha256File(deb), report: REPORT_SCRIPT, unit: REPORT_UNIT })).digest('hex').slice(0, 16);
   const dir = path.join(lib.CACHE_ROOT, `bench-compare-${key}`);
@@ -266,6 +273,31 @@ function guestctxSshKeygen(statusText) {
   }
 }
 
+/** Per stage: its own duration and the modules that took 100 ms or more (status --json), to see where a unit's time went. */
+function guestctxStages(statusText) {
+  try {
+    const st = JSON.parse(statusText);
+    const out = {};
+    for (const [name, stage] of Object.entries(st.stages ?? {})) {
+      const slow = Object.entries(stage.modules ?? {}).filter(([, m]) => (m.durationMs ?? 0) >= 100).map(([n, m]) => `${n} ${m.durationMs}`);
+      out[name] = { durationMs: stage.durationMs, sinceProcessStartMs: stage.sinceProcessStartMs, result: stage.result, slowModules: slow };
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "command|ms" lines from the report's start-up floors -> { command: [ms, ...] }. */
+function parseStartup(text) {
+  const out = {};
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^(.+)\|(\d+)$/.exec(line.trim());
+    if (m) (out[m[1]] ??= []).push(Number(m[2]));
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 function summarizeBoot(lib, agent, withSeed, r, mountedFiles) {
   const rep = sections(r.console);
   const units = lib.parseUnits(rep.units);
@@ -293,6 +325,8 @@ function summarizeBoot(lib, agent, withSeed, r, mountedFiles) {
       : r.seen.marker !== undefined ? r.seen.marker / 1000 : undefined,
     hostname: rep.hostname?.trim(),
     failedUnits: rep.failed?.trim() || undefined,
+    startupMs: parseStartup(rep.startup),
+    ...(agent === 'guestctx' ? { stages: guestctxStages(rep['guestctx-status']) } : {}),
     ...mountedFiles,
     reportFound: Object.keys(rep).length > 0,
   };
@@ -323,9 +357,11 @@ export async function runVmCompare({ log = (m) => process.stderr.write(`${m}\n`)
   const iso = lib.makeIso({ label: 'cidata', files: seedFiles(), dir: path.join(work, 'seed'), out: path.join(work, 'seed.iso') });
   const boots = [];
   let keep = false;
-  for (const agent of ['guestctx', 'cloud-init']) {
+  // BENCH_VM_RUNS boots of each kind (default 1): a single TCG boot varies by a second or two.
+  const runs = Math.max(1, Number(process.env.BENCH_VM_RUNS ?? 1) || 1);
+  for (let run = 1; run <= runs; run++) for (const agent of ['guestctx', 'cloud-init']) {
     for (const withSeed of [true, false]) {
-      const name = `${agent}-${withSeed ? 'nocloud' : 'none'}`;
+      const name = `${agent}-${withSeed ? 'nocloud' : 'none'}${runs > 1 ? `-${run}` : ''}`;
       const disk = lib.copyDisk(images.disks[agent], path.join(work, `${name}.raw`));
       log(`vm: booting ${name} (TCG, about 2 minutes)`);
       const r = await bootWatching(
@@ -347,22 +383,31 @@ export async function runVmCompare({ log = (m) => process.stderr.write(`${m}\n`)
       } catch (err) {
         files = { diskReadError: err.message };
       }
-      const b = summarizeBoot(lib, agent, withSeed, r, files);
+      const b = { ...summarizeBoot(lib, agent, withSeed, r, files), run };
       if (!b.reportFound || b.timedOut) keep = true;
       boots.push(b);
       log(`vm: ${name}: units ${b.agentUnitsS} s (${b.unitDetail}); ssh keys ${b.sshKeygenS ?? '?'} s; marker ${b.markerFromPowerOnS ?? '-'} s; multi-user ${b.multiUserFromPowerOnS ?? '?'} s after power-on; wall ${b.wallS.toFixed(0)} s`);
       rmSync(disk, { force: true });
     }
   }
-  const seeded = (a) => boots.find((b) => b.agent === a && b.seed);
-  const g = seeded('guestctx');
-  const c = seeded('cloud-init');
-  const comparison = g && c && c.agentUnitsWithoutSshS !== undefined
-    ? { source: 'BENCH_VM boots, NoCloud seed', guestctxS: g.agentUnitsWithoutSshS ?? g.agentUnitsS, cloudInitS: c.agentUnitsWithoutSshS, ratio: Number(((g.agentUnitsWithoutSshS ?? g.agentUnitsS) / c.agentUnitsWithoutSshS).toFixed(3)) }
-    : undefined;
+  // A boot that timed out (TCG sometimes stalls a guest) has no figures and is left out.
+  const median = (xs) => {
+    const v = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
+    if (!v.length) return undefined;
+    const mid = Math.floor(v.length / 2);
+    return Number((v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2).toFixed(3));
+  };
+  const of = (agent, seed, key) => median(boots.filter((b) => b.agent === agent && b.seed === seed).map((b) => b[key] ?? (key === 'agentUnitsWithoutSshS' ? b.agentUnitsS : undefined)));
+  const g = of('guestctx', true, 'agentUnitsWithoutSshS');
+  const c = of('cloud-init', true, 'agentUnitsWithoutSshS');
+  const comparison = g !== undefined && c !== undefined ? { source: `BENCH_VM boots, NoCloud seed, median of ${runs}`, guestctxS: g, cloudInitS: c, ratio: Number((g / c).toFixed(3)) } : undefined;
+  // No datasource: what guestctx adds to reaching multi-user.target, against cloud-init switched off by its generator.
+  const gn = of('guestctx', false, 'multiUserFromPowerOnS');
+  const cn = of('cloud-init', false, 'multiUserFromPowerOnS');
+  const noDatasource = gn !== undefined && cn !== undefined ? { source: `BENCH_VM boots without a datasource, median of ${runs}`, guestctxMultiUserS: gn, cloudInitMultiUserS: cn, addedS: Number((gn - cn).toFixed(2)), guestctxUnitsS: of('guestctx', false, 'agentUnitsS') } : undefined;
   if (!keep) rmSync(work, { recursive: true, force: true });
   else log(`vm: kept ${work} (console logs) because a boot did not report`);
-  return { accel: 'tcg', package: { file: path.basename(deb), sha256: sha256File(deb) }, images: { dir: images.dir, cached: images.cached }, boots, comparison, reference: CLOUD_INIT_REFERENCE, seconds: Math.round((Date.now() - t0) / 1000) };
+  return { accel: 'tcg', package: { file: path.basename(deb), sha256: sha256File(deb) }, images: { dir: images.dir, cached: images.cached }, runs, boots, comparison, noDatasource, reference: CLOUD_INIT_REFERENCE, seconds: Math.round((Date.now() - t0) / 1000) };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
