@@ -104,9 +104,10 @@ systemctl poweroff --no-block
 
 const REPORT_UNIT = `[Unit]
 Description=guestctx benchmark report (timings, then power-off)
-# Not After=cloud-final.service: cloud-final is ordered after multi-user.target, which
-# wants this unit, and systemd would break that cycle by dropping this job.
-After=guestctx-final.service
+# No After= on either agent's final unit: cloud-final is ordered after
+# multi-user.target (a cycle systemd would break by dropping this job), and
+# After=guestctx-final.service would put guestctx's final stage on the path to
+# multi-user.target, which cloud-init's is not. The script waits for both.
 
 [Service]
 Type=simple
