@@ -3,34 +3,19 @@
 // First a --dry-run (the diff of every file), then the real run, then a
 // second run that changes nothing, then `guestctx status`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeSampleRoot } from './sample-guest.mjs';
 
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(top, 'dist/guestctx.cjs');
 const seed = path.join(top, 'examples/opennebula');
 const root = mkdtempSync(path.join(os.tmpdir(), 'guestctx-demo-'));
 
-// A minimal Debian-like guest: the users and files a cloud image ships.
-const files = {
-  'etc/passwd': 'root:x:0:0:root:/root:/bin/bash\ndebian:x:1000:1000:Debian:/home/debian:/bin/bash\n',
-  'etc/group': 'root:x:0:\nsudo:x:27:debian\ndebian:x:1000:\n',
-  'etc/hostname': 'localhost\n',
-  'etc/hosts': '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n',
-};
-for (const [p, content] of Object.entries(files)) {
-  mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
-  writeFileSync(path.join(root, p), content);
-}
-mkdirSync(path.join(root, 'home/debian'), { recursive: true });
-// One NIC with the MAC the example's ETH0_MAC names, and ifupdown installed.
-mkdirSync(path.join(root, 'sys/class/net/eth0/device'), { recursive: true });
-writeFileSync(path.join(root, 'sys/class/net/eth0/address'), '02:00:0a:00:00:17\n');
-writeFileSync(path.join(root, 'sys/class/net/eth0/carrier'), '1\n');
-mkdirSync(path.join(root, 'sbin'), { recursive: true });
-writeFileSync(path.join(root, 'sbin/ifup'), '#!/bin/sh\n', { mode: 0o755 });
+// A minimal Debian-like guest with one NIC (the MAC the example's ETH0_MAC names) and ifupdown.
+makeSampleRoot(root);
 
 const run = (title, args) => {
   console.log(`\n\x1b[1m$ guestctx ${args.join(' ')}\x1b[0m   # ${title}`);

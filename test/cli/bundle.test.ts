@@ -125,5 +125,20 @@ describe.runIf(existsSync(sea))('dist/guestctx single executable', () => {
     expect(r.status).toBe(0);
     expect(root.read('etc/hostname')).toBe('web-01\n');
   });
+
+  // The build trains a code cache on a sample guest (packaging/sea-main.cjs); V8 must take it.
+  it('starts from its trained code cache', () => {
+    const r = spawnSync(sea, ['--version'], { encoding: 'utf8', env: { GUESTCTX_CODE_CACHE: 'report' } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^guestctx: code cache accepted \(\d{5,} bytes\)$/m);
+  });
+
+  it('still runs, compiling as usual, when V8 rejects the cache (other flags)', () => {
+    root = makeTempRoot();
+    const r = spawnSync(sea, ['run', '--seed', iso, '--root', root.dir], { encoding: 'utf8', env: { GUESTCTX_CODE_CACHE: 'report', NODE_OPTIONS: '--jitless' } });
+    expect(r.stderr).toMatch(/code cache rejected/);
+    expect(r.status).toBe(0);
+    expect(root.read('etc/hostname')).toBe('web-01\n');
+  });
 });
 
