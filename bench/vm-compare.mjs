@@ -65,6 +65,15 @@ function seedFiles() {
   };
 }
 
+/** Shell: wait (at most 280 s) until multi-user.target is reached and no job of either agent is queued. */
+export const WAIT_FOR_AGENTS_SH = `i=0
+while [ $i -lt 280 ]; do
+  if [ "$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)" != 0 ] &&
+     ! systemctl list-jobs --no-legend 2>/dev/null | grep -Eq 'cloud-|guestctx'; then break; fi
+  sleep 1; i=$((i+1))
+done
+`;
+
 /** Runs in the guest once boot is over: timings to the console and the disk, then power-off. */
 const REPORT_SCRIPT = `#!/bin/sh
 # bench-report: a Type=simple unit, so it does not hold up the boot it measures.
@@ -72,13 +81,7 @@ echo "${UP_MARKER} $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS0
 # Wait for multi-user.target (not is-system-running --wait: with cloud-init the
 # system can stay "starting" for minutes on a job that matters to neither agent).
 # Then until no start job of either agent is queued (cloud-final runs after multi-user.target).
-i=0
-while [ $i -lt 280 ]; do
-  if [ "$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)" != 0 ] &&
-     ! systemctl list-jobs --no-legend 2>/dev/null | grep -Eq 'cloud-|guestctx'; then break; fi
-  sleep 1; i=$((i+1))
-done
-OUT=/var/lib/bench-report
+${WAIT_FOR_AGENTS_SH}OUT=/var/lib/bench-report
 rm -rf "$OUT"; mkdir -p "$OUT"
 systemctl show -p Id -p ActiveState -p Result -p ExecMainStatus -p ExecMainStartTimestampMonotonic -p ExecMainExitTimestampMonotonic \\
   ${[...AGENT_UNITS['cloud-init'], ...AGENT_UNITS.guestctx, 'ssh.service'].join(' ')} >"$OUT/units" 2>&1

@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureImages, vmLib } from './vm-compare.mjs';
+import { WAIT_FOR_AGENTS_SH, ensureImages, vmLib } from './vm-compare.mjs';
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const VM_STARTUP_RESULTS = path.join(TOP, 'bench/results/vm-startup.json');
@@ -28,13 +28,7 @@ export function saveVmStartup(r) {
 
 const PROBE = `#!/bin/sh
 # Wait for the boot to settle (the agent's units done), as the report does.
-i=0
-while [ $i -lt 280 ]; do
-  if [ "$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)" != 0 ] &&
-     ! systemctl list-jobs --no-legend 2>/dev/null | grep -Eq 'cloud-|guestctx'; then break; fi
-  sleep 1; i=$((i+1))
-done
-sleep 2
+${WAIT_FOR_AGENTS_SH}sleep 2
 ms() { s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 row() { kind=$1; label=$2; shift 2
   if [ "$kind" = cold ]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
