@@ -12,6 +12,9 @@
 // GUESTCTX_CACHE_OUT set: it loads the bundle from that file, and writes the
 // cache when the process exits (the bundle exits through process.exit).
 'use strict';
+// GUESTCTX_TRACE_STARTUP=1: start-up marks shared with src/log/startup-trace.ts.
+const trace = process.env.GUESTCTX_TRACE_STARTUP === '1' ? (globalThis[Symbol.for('guestctx.startupMarks')] ??= []) : undefined;
+trace?.push(['runtime-ready', performance.now()]);
 const vm = require('node:vm');
 const sea = require('node:sea');
 
@@ -26,6 +29,8 @@ const script = new vm.Script(`(function (exports, require, module, __filename, _
   filename,
   ...(cache && cache.length > 0 ? { cachedData: cache } : {}),
 });
+
+trace?.push(['bundle-compiled', performance.now()]);
 
 if (building && process.env.GUESTCTX_CACHE_OUT) {
   const out = process.env.GUESTCTX_CACHE_OUT;

@@ -22,6 +22,7 @@ import { STATE_DIR, State } from './state/state';
 import { STAGES, type InstanceData, type Stage } from './types';
 import { loadUserData, type LoadedUserData } from './userdata/load';
 import { VERSION } from './version';
+import { startupMark, startupTrace } from './log/startup-trace';
 
 export { VERSION };
 
@@ -134,10 +135,12 @@ function summarise(result: PipelineResult, io: CliIO): void {
 const RECONFIGURE_MODULES = ['network', 'hostname', 'ssh-authorized-keys'];
 
 async function cmdRun(args: GlobalArgs & { stage: string; all: boolean; reconfigure: boolean }, io: CliIO): Promise<number> {
+  startupMark('arguments-parsed');
   const host = hostFor(args);
   const stages: Stage[] = args.reconfigure ? ['local', 'network'] : args.all || args.stage === 'all' ? [...STAGES] : [args.stage as Stage];
   const logFile = args['dry-run'] ? undefined : path.join(host.root, 'var/log/guestctx.log');
   const { log, flush } = await makeLogger(args, io, logFile);
+  startupMark('log-open');
   try {
     const base = pipelineBase(args, host, log);
     const result = await runPipeline({ ...base, stages, ...(args.reconfigure ? { reconfigure: true, only: args.only ?? RECONFIGURE_MODULES } : {}) });
@@ -367,6 +370,9 @@ export async function main(): Promise<void> {
     });
   }
   const code = await runCli(hideBin(process.argv));
+  startupMark('exit');
+  const trace = startupTrace();
+  if (trace !== undefined) process.stderr.write(`guestctx: start-up: ${trace}\n`);
   process.exitCode = code;
   process.exit(code);
 }

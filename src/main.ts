@@ -6,6 +6,7 @@
 // so that the functions a boot uses are compiled before V8's code cache is
 // taken; a guest then starts without compiling them again.
 import { main, runCli } from './cli';
+import { startupMark } from './log/startup-trace';
 
 async function train(spec: string): Promise<void> {
   const runs = JSON.parse(spec) as unknown;
@@ -17,5 +18,6 @@ async function train(spec: string): Promise<void> {
   process.exit(0);
 }
 
+startupMark('bundle-evaluated');
 const training = process.env.GUESTCTX_TRAIN_CODE_CACHE;
 void (training !== undefined ? train(training) : main());

@@ -11,6 +11,7 @@ import { listLabels, type LabelIndex } from './detect/labels';
 import { ConfigError, DatasourceError, GuestctxError, ModuleError, UsageError, describeError } from './errors';
 import type { Change, Host } from './host/host';
 import type { Logger } from './log/logger';
+import { startupMark } from './log/startup-trace';
 import { openMedium } from './media/open-medium';
 import { loadUserData, type LoadedUserData } from './userdata/load';
 import type { DefaultUserSettings, NetworkRendererName } from './config/guest-config';
@@ -338,6 +339,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const allModules = opts.modules ?? MODULES;
   try {
     await session.init();
+    startupMark('session-ready');
     const agent = session.agent;
     for (const e of session.configErrors) log.error(e);
     const boot = await bootId(host);
@@ -370,6 +372,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     let configErrorsReported = false;
     for (const stage of [...opts.stages].sort((a, b) => stageIndex(a) - stageIndex(b))) {
       const stageLog = log.child(stage);
+      startupMark(`stage-${stage}`);
       const startedAt = new Date().toISOString();
       const t0 = host.monotonicMs();
       stageLog.event('task-start', `stage ${stage} starting`);

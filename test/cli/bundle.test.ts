@@ -133,6 +133,13 @@ describe.runIf(existsSync(sea))('dist/guestctx single executable', () => {
     expect(r.stderr).toMatch(/^guestctx: code cache accepted \(\d{5,} bytes\)$/m);
   });
 
+  it('GUESTCTX_TRACE_STARTUP=1 prints where start-up went, from the runtime to the first stage', () => {
+    root = makeTempRoot();
+    const r = spawnSync(sea, ['run', '--seed', iso, '--root', root.dir, '--stage', 'local'], { encoding: 'utf8', env: { GUESTCTX_TRACE_STARTUP: '1' } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^guestctx: start-up: runtime-ready \d+ ms, bundle-compiled \+\d+, bundle-evaluated \+\d+, arguments-parsed \+\d+, log-open \+\d+, session-ready \+\d+, stage-local \+\d+, exit \+\d+$/m);
+  });
+
   it('still runs, compiling as usual, when V8 rejects the cache (other flags)', () => {
     root = makeTempRoot();
     const r = spawnSync(sea, ['run', '--seed', iso, '--root', root.dir], { encoding: 'utf8', env: { GUESTCTX_CODE_CACHE: 'report', NODE_OPTIONS: '--jitless' } });
