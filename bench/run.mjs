@@ -129,6 +129,7 @@ function rows(r) {
   for (const [name, s] of Object.entries(r.vmStartup?.stages ?? {})) {
     if (s.sinceProcessStartMs !== undefined) add(`VM boot: stage ${name} began after its process started`, s.sinceProcessStartMs, `stage itself ${s.durationMs} ms`, 'ms');
   }
+  for (const [unit, t] of Object.entries(r.vmStartup?.startupTraces ?? {})) add(`VM boot: ${unit} start-up marks (ms since its process started)`, '', t, 'marks');
   if (r.vmStartup?.fincore) add('VM: bytes of the executable a cold --version reads', r.vmStartup.fincore.residentBytes, `of ${r.vmStartup.fincore.sizeBytes}`, 'bytes');
   for (const b of r.vmHarness?.fromHarness?.boots ?? []) add(`VM tests (${r.vmHarness.fromHarness.finishedAt}): guestctx units, ${b.scenario} / ${b.label}`, b.totalS, '', 's');
   return out;

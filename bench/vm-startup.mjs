@@ -7,8 +7,9 @@
 //     guestctx --version, guestctx status, guestctx run --dry-run;
 //   - cold starts (page cache dropped before each): the same, once;
 //   - how much of the executable a cold start reads (fincore);
-//   - the boot's own units: ExecMain times, CPU time, and when each stage
-//     began after its process started (status.json sinceProcessStartMs).
+//   - the boot's own units: ExecMain times, CPU time, when each stage began
+//     after its process started (status.json sinceProcessStartMs), and each
+//     unit's start-up marks (GUESTCTX_TRACE_STARTUP=1 through a drop-in).
 // Prints JSON and writes bench/results/vm-startup.json.
 //
 //   node bench/vm-startup.mjs      (root, qemu; after npm run package)
@@ -38,6 +39,9 @@ echo "@@PROBE-BEGIN@@"
 systemctl show -p Id -p ExecMainStartTimestampMonotonic -p ExecMainExitTimestampMonotonic -p CPUUsageNSec -p ConditionResult guestctx-local.service guestctx.service guestctx-final.service | sed 's/^/unit|/'
 guestctx status --json | tr -d '\\n' | sed 's/^/status|/'; echo
 systemd-analyze critical-chain multi-user.target 2>/dev/null | sed 's/^/chain|/'
+for u in guestctx-local guestctx guestctx-final; do
+  journalctl -b -u $u.service -o cat --no-pager 2>/dev/null | grep 'start-up:' | sed "s/^/trace|$u|/"
+done
 for label in true python-pass cloudinit-import guestctx-version guestctx-status guestctx-dry-run; do
   for kind in cold warm warm warm; do
     case $label in
@@ -75,6 +79,7 @@ export function parseProbe(text) {
   let status;
   let fincore;
   let chain;
+  let traces;
   for (const line of body.split('\n')) {
     const [tag, ...rest] = line.split('|');
     if (tag === 'cold' || tag === 'warm') {
@@ -94,6 +99,9 @@ export function parseProbe(text) {
       } catch {
         status = undefined;
       }
+    } else if (tag === 'trace') {
+      const [unit, ...text] = rest;
+      (traces ??= {})[unit] = text.join('|').replace(/^guestctx: start-up: /, '');
     } else if (tag === 'chain') {
       (chain ??= []).push(rest.join('|').replace(/\x1b\[[0-9;]*m/g, ''));
     } else if (tag === 'fincore') {
@@ -104,7 +112,7 @@ export function parseProbe(text) {
   flush();
   for (const v of Object.values(starts)) v.warmMedianMs = median(v.warmMs);
   const stages = Object.fromEntries(Object.entries(status?.stages ?? {}).map(([name, s]) => [name, { sinceProcessStartMs: s.sinceProcessStartMs, durationMs: s.durationMs, result: s.result }]));
-  return { starts, units, stages, fincore, criticalChain: chain };
+  return { starts, units, stages, fincore, startupTraces: traces, criticalChain: chain };
 }
 
 export async function runVmStartup({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
@@ -121,6 +129,11 @@ export async function runVmStartup({ log = (m) => process.stderr.write(`${m}\n`)
     // The comparison's report unit runs whatever this file is: the probe instead, this once.
     writeFileSync(path.join(mnt, 'usr/local/sbin/bench-report'), PROBE);
     chmodSync(path.join(mnt, 'usr/local/sbin/bench-report'), 0o755);
+    // Each agent unit prints its start-up marks (GUESTCTX_TRACE_STARTUP) into the journal.
+    for (const unit of ['guestctx-local', 'guestctx', 'guestctx-final']) {
+      mkdirSync(path.join(mnt, `etc/systemd/system/${unit}.service.d`), { recursive: true });
+      writeFileSync(path.join(mnt, `etc/systemd/system/${unit}.service.d/trace-startup.conf`), '[Service]\nEnvironment=GUESTCTX_TRACE_STARTUP=1\n');
+    }
   });
   const seed = {
     'meta-data': 'instance-id: iid-bench-startup\nlocal-hostname: bench-vm\n',
