@@ -171,15 +171,16 @@ async function readEc2(ctx: DatasourceContext, where: Detection): Promise<Instan
       Promise.all(macs.map((mac) => readMac(mac, single || pair))),
       pair ? text('mac', 'mac', MAC).then((m) => m?.toLowerCase()) : Promise.resolve(undefined),
     ]);
+    const namedPrimary = pair && pairPrimary !== undefined && macs.includes(pairPrimary) ? pairPrimary : undefined;
     let infos = read;
-    if (pair && pairPrimary !== undefined && macs.includes(pairPrimary)) {
-      infos = read.map((i) => ({ ...i, deviceNumber: i.mac === pairPrimary ? 0 : 1 }));
+    if (namedPrimary !== undefined) {
+      infos = read.map((i) => ({ ...i, deviceNumber: i.mac === namedPrimary ? 0 : 1 }));
     } else if (pair) {
       // No usable `mac` key (an EC2-compatible service): device-number after all.
       const numbers = await Promise.all(macs.map((mac) => text(`network/interfaces/macs/${mac}/device-number`, 'device-number', /^\d{1,4}$/)));
       infos = read.map((i, n) => ({ ...i, deviceNumber: numbers[n] === undefined ? undefined : Number(numbers[n]) }));
     }
-    let primary = single ? infos[0]?.mac : pair && pairPrimary !== undefined && macs.includes(pairPrimary) ? pairPrimary : infos.find((i) => i.deviceNumber === 0)?.mac;
+    let primary = single ? infos[0]?.mac : (namedPrimary ?? infos.find((i) => i.deviceNumber === 0)?.mac);
     if (primary === undefined) {
       // No device-number 0 (an EC2-compatible service without it): ask.
       primary = (await text('mac', 'mac', MAC))?.toLowerCase();
